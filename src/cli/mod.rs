@@ -1,0 +1,114 @@
+//! The `verity` command line.
+
+mod client;
+mod migrate;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "verity",
+    version,
+    about = "A self-hosted identity server with email and phone verification, wire-compatible with Ory Kratos"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the public (4433) and admin (4434) APIs.
+    Serve(serve::ServeArgs),
+    /// Database migrations.
+    Migrate {
+        #[command(subcommand)]
+        command: migrate::MigrateCommand,
+    },
+    /// Manage identities through the admin API.
+    Identities(client::IdentitiesArgs),
+    /// Identity schemas.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    /// Check that a file is a JSON schema that compiles and whose ory.sh/kratos extensions are valid.
+    Validate { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Load the configuration (file, then environment) and report every problem.
+    Validate {
+        #[arg(short, long, env = "VERITY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Parses the arguments and runs the command; the exit code is 0 on success, 1 on failure.
+pub async fn run() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Migrate { command } => migrate::run(command).await,
+        Command::Identities(args) => client::run(args).await,
+        Command::Schema {
+            command: SchemaCommand::Validate { file },
+        } => validate_schema(&file),
+        Command::Config {
+            command: ConfigCommand::Validate { config },
+        } => validate_config(config),
+        Command::Version => {
+            println!("verity {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn validate_schema(file: &std::path::Path) -> anyhow::Result<()> {
+    let lines = crate::schema::validate_file(file)?;
+    println!("{} is a valid identity schema", file.display());
+    for line in lines {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+fn validate_config(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let source = serve::config_source(config, false)?;
+    let settings = crate::config::load(&source, std::env::vars())?;
+    let sources: Vec<(String, String)> = settings
+        .identity
+        .schemas
+        .iter()
+        .map(|s| (s.id.clone(), s.url.clone()))
+        .collect();
+    crate::schema::SchemaRegistry::load(
+        &sources,
+        &settings.identity.default_schema_id,
+        source.base_dir(),
+    )?;
+    println!("{} is valid", source.describe());
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! `verity serve`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::config::{self, ConfigSource};
+use crate::startup::Application;
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Config file (YAML, Kratos key names). Default: ./config.yml, or the bundled one with --dev.
+    #[arg(short, long, env = "VERITY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Development mode: plain-HTTP cookies, migrations applied at start, message bodies
+    /// visible in the admin API, and the dev inbox when no SMTP server is configured.
+    #[arg(long)]
+    dev: bool,
+}
+
+pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ConfigSource> {
+    if let Some(path) = config {
+        return Ok(ConfigSource::File(path));
+    }
+    let local = PathBuf::from("config.yml");
+    if local.exists() {
+        return Ok(ConfigSource::File(local));
+    }
+    if dev {
+        return Ok(ConfigSource::Bundled);
+    }
+    bail!("no configuration: pass --config FILE (or run with --dev to use the bundled config.yml)")
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let source = config_source(args.config, args.dev)?;
+    let settings = config::load(&source, std::env::vars())?;
+    crate::telemetry::init(&settings.log);
+    let app = Application::build(settings, &source, args.dev, args.dev).await?;
+    if !args.dev {
+        check_migrations(&app).await?;
+    }
+    let reg = app.registry();
+    tracing::info!(
+        public = %reg.urls.public, admin = %reg.urls.admin, database = reg.store.backend_name(),
+        config = %source.describe(), "verity is listening"
+    );
+    if args.dev {
+        print_dev_banner(&reg.urls);
+    }
+    app.run_until(shutdown_signal()).await
+}
+
+async fn check_migrations(app: &Application) -> anyhow::Result<()> {
+    match app.registry().store.migration_status().await {
+        Ok(status) if status.iter().any(|m| !m.applied) => {
+            bail!("the database schema is not up to date: run `verity migrate sql -e --yes` first")
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot check migrations now; /health/ready reports when the database answers");
+            Ok(())
+        }
+    }
+}
+
+fn print_dev_banner(urls: &crate::startup::Urls) {
+    println!();
+    println!("  Verity is running in development mode.");
+    println!("  Public API:  {}", urls.public);
+    println!("  Admin API:   {}", urls.admin);
+    println!("  Try:         curl {}admin/identities", urls.admin);
+    println!("               curl {}schemas", urls.public);
+    println!();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Used by `migrate sql -e`: the DSN from the environment, else from the config file.
+pub fn dsn_from_env_or_config(config: Option<PathBuf>) -> anyhow::Result<String> {
+    if let Ok(dsn) = std::env::var("DSN") {
+        return Ok(dsn);
+    }
+    let source = config_source(config, false)
+        .context("with -e the DSN comes from $DSN or the config file")?;
+    Ok(config::load(&source, std::env::vars())?
+        .dsn()
+        .expose()
+        .to_owned())
+}

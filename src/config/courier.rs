@@ -1,0 +1,168 @@
+//! `courier.*`: SMTP, SMS/voice channels, templates and the worker.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{GoDuration, Sensitive};
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CourierConfig {
+    pub delivery_strategy: String,
+    pub smtp: SmtpConfig,
+    pub http: Option<HttpDelivery>,
+    pub channels: Vec<ChannelConfig>,
+    pub message_retries: u32,
+    pub worker: WorkerConfig,
+    pub template_override_path: Option<String>,
+    pub templates: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for CourierConfig {
+    fn default() -> Self {
+        Self {
+            delivery_strategy: "smtp".into(),
+            smtp: SmtpConfig::default(),
+            http: None,
+            channels: Vec::new(),
+            message_retries: 5,
+            worker: WorkerConfig::default(),
+            template_override_path: None,
+            templates: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// `smtp://user:pass@host:587/` (STARTTLS required unless `?disable_starttls=true`),
+    /// `smtps://…` (implicit TLS); `?skip_ssl_verify=true` for test servers.
+    pub connection_uri: Option<Sensitive>,
+    pub from_address: String,
+    pub from_name: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub local_name: Option<String>,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            connection_uri: None,
+            from_address: "no-reply@verity.local".into(),
+            from_name: None,
+            headers: BTreeMap::new(),
+            local_name: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpDelivery {
+    pub request_config: RequestConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// `sms` or `voice`.
+    pub id: String,
+    #[serde(rename = "type", default = "default_channel_type")]
+    pub kind: String,
+    #[serde(default)]
+    pub request_config: Option<RequestConfig>,
+    #[serde(default)]
+    pub preset: Option<ChannelPreset>,
+}
+
+fn default_channel_type() -> String {
+    "http".into()
+}
+
+/// Ready-made gateways; `base_url` points them at a test server or a regional endpoint.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, tag = "provider", rename_all = "snake_case")]
+pub enum ChannelPreset {
+    Twilio {
+        account_sid: String,
+        auth_token: Sensitive,
+        from: String,
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+    Vonage {
+        api_key: String,
+        api_secret: Sensitive,
+        from: String,
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestConfig {
+    pub url: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A Jsonnet template: `base64://…`, `file://…` or inline.
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub auth: Option<ChannelAuth>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    tag = "type",
+    content = "config",
+    rename_all = "snake_case"
+)]
+pub enum ChannelAuth {
+    BasicAuth {
+        user: String,
+        password: Sensitive,
+    },
+    ApiKey {
+        name: String,
+        value: Sensitive,
+        #[serde(rename = "in", default = "default_api_key_in")]
+        location: String,
+    },
+}
+
+fn default_api_key_in() -> String {
+    "header".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    pub pull_count: u32,
+    pub pull_wait: GoDuration,
+    /// Concurrent senders inside one process.
+    pub concurrency: usize,
+    /// How long a claimed message stays leased before another worker may take it.
+    pub lease: GoDuration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            pull_count: 10,
+            pull_wait: GoDuration::from_secs(1),
+            concurrency: 4,
+            lease: GoDuration::from_secs(60),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `/admin/identities`: list, create, get, replace, patch, delete.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::identity_json;
+use crate::http::pagination::{PageQuery, link_header, seal};
+use crate::http::{ApiError, method_not_allowed, now};
+use crate::identity::IdentityInput;
+use crate::startup::Registry;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/identities")
+            .route(web::get().to(list))
+            .route(web::post().to(create))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/identities/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found())
+}
+
+/// `include_credential` may repeat (`?include_credential=password&include_credential=oidc`).
+fn included_credentials(req: &HttpRequest) -> Vec<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k == "include_credential")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    credentials_identifier: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn list(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let q: ListQuery = serde_urlencoded_query(&req)?;
+    let size = q.page.size()?;
+    let after = q.page.after(&reg.keyring)?;
+    let page = reg
+        .identities
+        .list(after, size, q.credentials_identifier.as_deref())
+        .await?;
+    let include = included_credentials(&req);
+    let next = page
+        .has_more
+        .then(|| page.identities.last().map(|i| seal(&reg.keyring, i.id)))
+        .flatten();
+    let extra = q
+        .credentials_identifier
+        .as_deref()
+        .map(|c| {
+            format!(
+                "&credentials_identifier={}",
+                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let base = format!("{}admin/identities", reg.urls.admin);
+    let body: Vec<_> = page
+        .identities
+        .iter()
+        .map(|i| identity_json(i, &reg.urls.public, &include, true))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::LINK, link_header(&base, size, next, &extra)))
+        .json(body))
+}
+
+/// Query strings with repeated keys (include_credential) defeat `web::Query`, so parse here.
+fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k != "include_credential")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let map: serde_json::Map<String, serde_json::Value> = pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let value = v
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .unwrap_or(serde_json::Value::String(v));
+            (k, value)
+        })
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| ApiError::bad_request(format!("The query parameters are invalid: {e}")))
+}
+
+async fn create(
+    reg: web::Data<Registry>,
+    body: web::Json<IdentityInput>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = reg.identities.create(body.into_inner(), now()).await?;
+    tracing::info!(identity_id = %identity.id, "identity created");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("{}identities/{}", reg.urls.admin, identity.id),
+        ))
+        .json(identity_json(&identity, &reg.urls.public, &[], true)))
+}
+
+async fn get(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = reg.identities.get(parse_id(&path)?).await?;
+    let include = included_credentials(&req);
+    Ok(HttpResponse::Ok().json(identity_json(&identity, &reg.urls.public, &include, true)))
+}
+
+async fn replace(
+    reg: web::Data<Registry>,
+    path: web::Path<String>,
+    body: web::Json<IdentityInput>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = reg
+        .identities
+        .replace(parse_id(&path)?, body.into_inner(), now())
+        .await?;
+    Ok(HttpResponse::Ok().json(identity_json(&identity, &reg.urls.public, &[], true)))
+}
+
+async fn patch(
+    reg: web::Data<Registry>,
+    path: web::Path<String>,
+    body: web::Json<json_patch::Patch>,
+) -> Result<HttpResponse, ApiError> {
+    let identity = reg
+        .identities
+        .patch(parse_id(&path)?, body.into_inner(), now())
+        .await?;
+    Ok(HttpResponse::Ok().json(identity_json(&identity, &reg.urls.public, &[], true)))
+}
+
+async fn delete(
+    reg: web::Data<Registry>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    reg.identities.delete(parse_id(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

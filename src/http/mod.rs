@@ -1,0 +1,76 @@
+//! The HTTP adapters: the public router (port 4433) and the admin router (port 4434).
+//! Only this layer knows actix, status codes and content negotiation.
+
+mod admin;
+pub mod error;
+mod health;
+mod pagination;
+mod schemas;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub use error::ApiError;
+
+/// Routes of the public API.
+pub fn public(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    schemas::configure(cfg);
+}
+
+/// Routes of the admin API, under `/admin` and, as Kratos rewrites them, without the prefix.
+pub fn admin(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    cfg.service(web::scope("/admin").configure(admin::configure));
+    admin::configure(cfg);
+}
+
+/// Body, query and path parsing errors in Kratos's JSON format.
+pub fn extractor_config(
+    body_limit: usize,
+) -> (
+    web::JsonConfig,
+    web::QueryConfig,
+    web::PathConfig,
+    web::PayloadConfig,
+) {
+    let json = web::JsonConfig::default()
+        .limit(body_limit)
+        .error_handler(|err, _req| json_error(&err).into());
+    let query = web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
+        ApiError::bad_request(format!("The query parameters are invalid: {err}")).into()
+    });
+    let path =
+        web::PathConfig::default().error_handler(|_: PathError, _| ApiError::not_found().into());
+    (json, query, path, web::PayloadConfig::new(body_limit))
+}
+
+fn json_error(err: &JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .reason("The request body is larger than the configured limit.")
+        }
+        JsonPayloadError::ContentType => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .reason("The request body must be sent with Content-Type: application/json."),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request(format!("The request body is not valid: {e}"))
+        }
+        other => ApiError::bad_request(format!("The request body could not be read: {other}")),
+    }
+}
+
+/// Fallback for unknown routes.
+pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::NOT_FOUND))
+}
+
+pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED))
+}
+
+/// `Utc::now()` for handlers: the one place request time is read.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,0 +1,12 @@
+//! Identities: the stored model and the rules that turn admin input into a valid identity.
+
+mod assemble;
+mod input;
+mod model;
+mod service;
+
+pub use input::{AddressInput, CredentialsInput, IdentityInput, OidcProviderInput, PasswordInput};
+pub use model::{
+    AddressStatus, Credential, Identity, IdentityState, RecoveryAddress, VerifiableAddress,
+};
+pub use service::{IdentityError, IdentityService};

@@ -1,0 +1,19 @@
+//! Verity: a self-hosted identity server with email and phone verification, wire-compatible
+//! with Ory Kratos.
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod hash;
+pub mod http;
+pub mod identity;
+pub mod persistence;
+pub mod schema;
+pub mod startup;
+pub mod telemetry;
+
+/// Installs the one TLS crypto provider (ring) for sqlx, lettre and reqwest. Call it first
+/// in `main` and in every test binary; calling it twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

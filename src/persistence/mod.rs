@@ -1,0 +1,309 @@
+//! The only place that holds SQL and transactions. One public method is one unit of work.
+//!
+//! Every query function is written once inside `backend_modules!` and compiled twice, for
+//! PostgreSQL and for SQLite (`Db` names the backend inside). The placeholders (`$1`) and
+//! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
+
+mod identities;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use identities::IdentityPage;
+
+/// Writes `mod pg` and `mod lite` from one body, with `Db` bound to the backend.
+macro_rules! backend_modules {
+    ($($body:tt)*) => {
+        pub(super) mod pg {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(dead_code)]
+            type Db = sqlx::Postgres;
+            #[allow(unused_imports)]
+            use $crate::persistence::dialect::postgres as dialect;
+            $($body)*
+        }
+        pub(super) mod lite {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(dead_code)]
+            type Db = sqlx::Sqlite;
+            #[allow(unused_imports)]
+            use $crate::persistence::dialect::sqlite as dialect;
+            $($body)*
+        }
+    };
+}
+pub(crate) use backend_modules;
+
+/// Calls `pg::function(pool, args..)` or `lite::function(..)` of the calling module,
+/// whichever backend the store has.
+macro_rules! dispatch {
+    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {
+        match $store {
+            $crate::persistence::Store::Postgres(pool) => pg::$func(pool, $($arg),*).await,
+            $crate::persistence::Store::Sqlite(pool) => lite::$func(pool, $($arg),*).await,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+pub(crate) mod dialect {
+    pub mod postgres {
+        /// Statement that opens a transaction that will write.
+        pub const BEGIN_WRITE: &str = "BEGIN";
+    }
+    pub mod sqlite {
+        /// Takes the write lock up front, so two writers queue on busy_timeout instead of
+        /// failing with SQLITE_BUSY when a reader tries to upgrade.
+        pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is overloaded; the request may be retried.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// A unique constraint refused the write.
+    #[error("the record conflicts with an existing one")]
+    Conflict(#[source] sqlx::Error),
+    #[error("the database failed")]
+    Unexpected(#[source] sqlx::Error),
+    #[error("the stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match &e {
+            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+                Self::Unavailable(e)
+            }
+            E::Database(db) if db.is_unique_violation() => Self::Conflict(e),
+            // Postgres: admin shutdown, cannot connect now, too many connections.
+            E::Database(db)
+                if matches!(
+                    db.code().as_deref(),
+                    Some("57P01" | "57P03" | "53300" | "08006")
+                ) =>
+            {
+                Self::Unavailable(e)
+            }
+            // SQLite: busy or locked beyond busy_timeout.
+            E::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
+                Self::Unavailable(e)
+            }
+            _ => Self::Unexpected(e),
+        }
+    }
+}
+
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "unsupported dsn scheme {0:?}: use `memory`, `sqlite://path` or `postgres://user:pass@host/db`"
+    )]
+    Scheme(String),
+    #[error("invalid dsn: {0}")]
+    Invalid(#[source] sqlx::Error),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+}
+
+impl Store {
+    /// Builds a pool from a Kratos-style DSN. Connections are made lazily, so a server can start
+    /// while its database is still coming up; `/health/ready` says when it answers.
+    pub fn connect_lazy(dsn: &str) -> Result<Self, ConnectError> {
+        if dsn == "memory" || dsn.starts_with("sqlite:") {
+            return Ok(Self::Sqlite(sqlite_pool(dsn)?));
+        }
+        if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(dsn).map_err(ConnectError::Invalid)?;
+            return Ok(Self::Postgres(postgres_pool(opts)));
+        }
+        let scheme = dsn.split("://").next().unwrap_or_default();
+        Err(ConnectError::Scheme(scheme.to_owned()))
+    }
+
+    /// For tests: a pool on an existing Postgres with a given search_path (one schema per test).
+    pub fn postgres_with_schema(url: &str, schema: &str) -> Result<Self, ConnectError> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(ConnectError::Invalid)?
+            .options([("search_path", schema)]);
+        Ok(Self::Postgres(postgres_pool(opts)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Self::Postgres(p) => PG_MIGRATIONS.run(p).await,
+            Self::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+        }
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
+        use sqlx::migrate::Migrate;
+        let (migrator, applied) = match self {
+            Self::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                c.ensure_migrations_table("_sqlx_migrations")
+                    .await
+                    .map_err(migrate_err)?;
+                (
+                    &PG_MIGRATIONS,
+                    c.list_applied_migrations("_sqlx_migrations")
+                        .await
+                        .map_err(migrate_err)?,
+                )
+            }
+            Self::Sqlite(p) => {
+                let mut c = p.acquire().await?;
+                c.ensure_migrations_table("_sqlx_migrations")
+                    .await
+                    .map_err(migrate_err)?;
+                (
+                    &SQLITE_MIGRATIONS,
+                    c.list_applied_migrations("_sqlx_migrations")
+                        .await
+                        .map_err(migrate_err)?,
+                )
+            }
+        };
+        Ok(migrator
+            .iter()
+            .map(|m| MigrationStatus {
+                version: m.version,
+                description: m.description.to_string(),
+                applied: applied.iter().any(|a| a.version == m.version),
+            })
+            .collect())
+    }
+
+    /// Answers whether the database responds, for `/health/ready`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
+            Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(p) => p.close().await,
+            Self::Sqlite(p) => p.close().await,
+        }
+    }
+}
+
+fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::Execute(e) => e.into(),
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+fn postgres_pool(opts: PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(opts)
+}
+
+fn sqlite_pool(dsn: &str) -> Result<SqlitePool, ConnectError> {
+    let memory = dsn == "memory" || dsn.contains(":memory:") || dsn.contains("mode=memory");
+    // Kratos DSNs carry `_fk=true`; foreign keys are always on here, so drop Go-only params.
+    let cleaned = if dsn == "memory" {
+        "sqlite::memory:".to_owned()
+    } else {
+        strip_go_params(dsn)
+    };
+    let opts = SqliteConnectOptions::from_str(&cleaned)
+        .map_err(ConnectError::Invalid)?
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let opts = if memory {
+        opts
+    } else {
+        opts.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+    };
+    // An in-memory database lives as long as its one connection, so keep exactly one forever.
+    let pool = if memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new().max_connections(8)
+    };
+    Ok(pool
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with(opts))
+}
+
+fn strip_go_params(dsn: &str) -> String {
+    let Some((base, query)) = dsn.split_once('?') else {
+        return dsn.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with('_') && !p.is_empty())
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_only_params_are_dropped() {
+        assert_eq!(strip_go_params("sqlite://a.db?_fk=true"), "sqlite://a.db");
+        assert_eq!(
+            strip_go_params("sqlite://a.db?_fk=true&mode=rwc"),
+            "sqlite://a.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn unknown_scheme_is_refused() {
+        let err = Store::connect_lazy("mysql://x").unwrap_err();
+        assert!(err.to_string().contains("mysql"));
+    }
+}

@@ -1,0 +1,209 @@
+//! Builds the registry of shared components and the two HTTP servers. `main` and the tests
+//! start the server the same way, the tests on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+use url::Url;
+
+use crate::config::{ConfigSource, EndpointConfig, Settings};
+use crate::crypto::Keyring;
+use crate::hash::PasswordHasher;
+use crate::http;
+use crate::identity::IdentityService;
+use crate::persistence::Store;
+use crate::schema::SchemaRegistry;
+
+/// Everything a request handler may need, built once at start.
+#[derive(Debug)]
+pub struct Registry {
+    pub settings: Settings,
+    pub store: Store,
+    pub identities: IdentityService,
+    pub keyring: Keyring,
+    pub urls: Urls,
+    pub dev: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Urls {
+    pub public: Url,
+    pub admin: Url,
+}
+
+pub struct Application {
+    public_port: u16,
+    admin_port: u16,
+    public: Server,
+    admin: Server,
+    registry: Arc<Registry>,
+}
+
+fn base_url(endpoint: &EndpointConfig, port: u16) -> anyhow::Result<Url> {
+    let raw = match &endpoint.base_url {
+        Some(u) => u.clone(),
+        None => format!(
+            "http://{}:{port}/",
+            if endpoint.host == "0.0.0.0" {
+                "127.0.0.1"
+            } else {
+                &endpoint.host
+            }
+        ),
+    };
+    let mut url = Url::parse(&raw).with_context(|| format!("invalid base_url {raw:?}"))?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+impl Application {
+    /// Connects storage, applies migrations (when `migrate`), loads schemas and binds both ports.
+    pub async fn build(
+        settings: Settings,
+        source: &ConfigSource,
+        dev: bool,
+        migrate: bool,
+    ) -> anyhow::Result<Self> {
+        let store = Store::connect_lazy(settings.dsn().expose())?;
+        if migrate {
+            store
+                .migrate()
+                .await
+                .context("applying database migrations failed")?;
+        }
+        let sources: Vec<(String, String)> = settings
+            .identity
+            .schemas
+            .iter()
+            .map(|s| (s.id.clone(), s.url.clone()))
+            .collect();
+        let schemas = SchemaRegistry::load(
+            &sources,
+            &settings.identity.default_schema_id,
+            source.base_dir(),
+        )
+        .context("loading identity schemas failed")?;
+        let hasher = PasswordHasher::new(&settings.hashers.argon2)
+            .context("invalid hashers.argon2 settings")?;
+        let identities = IdentityService::new(store.clone(), Arc::new(schemas), hasher);
+        if settings.signing_secrets().is_empty() {
+            tracing::warn!(
+                "no secrets.default or secrets.cookie configured: a random secret is used and codes, cookies and page tokens die with this process"
+            );
+        }
+        let keyring = Keyring::new(
+            &settings
+                .signing_secrets()
+                .iter()
+                .map(|s| s.expose().to_owned())
+                .collect::<Vec<_>>(),
+        );
+        let public_listener = bind(&settings.serve.public, 4433)?;
+        let admin_listener = bind(&settings.serve.admin, 4434)?;
+        let public_port = public_listener.local_addr()?.port();
+        let admin_port = admin_listener.local_addr()?.port();
+        let urls = Urls {
+            public: base_url(&settings.serve.public, public_port)?,
+            admin: base_url(&settings.serve.admin, admin_port)?,
+        };
+        let public_limit = settings.serve.public.request_body_limit;
+        let admin_limit = settings.serve.admin.request_body_limit;
+        let registry = Arc::new(Registry {
+            settings,
+            store,
+            identities,
+            keyring,
+            urls,
+            dev,
+        });
+        let public = serve(
+            public_listener,
+            registry.clone(),
+            public_limit,
+            http::public,
+        )?;
+        let admin = serve(admin_listener, registry.clone(), admin_limit, http::admin)?;
+        Ok(Self {
+            public_port,
+            admin_port,
+            public,
+            admin,
+            registry,
+        })
+    }
+
+    pub fn public_port(&self) -> u16 {
+        self.public_port
+    }
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Runs both servers until one stops or `shutdown` resolves; in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let (public, admin) = (self.public, self.admin);
+        let (p, a) = (public.handle(), admin.handle());
+        tokio::select! {
+            r = public => { a.stop(true).await; r? }
+            r = admin => { p.stop(true).await; r? }
+            () = shutdown => {
+                tracing::info!("shutting down");
+                tokio::join!(p.stop(true), a.stop(true));
+            }
+        }
+        self.registry.store.close().await;
+        Ok(())
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+fn bind(endpoint: &EndpointConfig, default_port: u16) -> anyhow::Result<TcpListener> {
+    let port = endpoint.port.unwrap_or(default_port);
+    TcpListener::bind((endpoint.host.as_str(), port))
+        .with_context(|| format!("cannot listen on {}:{port}", endpoint.host))
+}
+
+fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    body_limit: usize,
+    routes: fn(&mut web::ServiceConfig),
+) -> anyhow::Result<Server> {
+    let data = web::Data::from(registry);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
+    let server = HttpServer::new(move || {
+        let (json, query, path, payload) = http::extractor_config(body_limit);
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(data.clone())
+            .app_data(json)
+            .app_data(query)
+            .app_data(path)
+            .app_data(payload)
+            .configure(routes)
+            .default_service(web::to(http::not_found))
+    })
+    .workers(workers)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
