@@ -16,8 +16,13 @@ pub struct CourierConfig {
     pub channels: Vec<ChannelConfig>,
     pub message_retries: u32,
     pub worker: WorkerConfig,
+    /// A directory laid out as `<kind>/<valid|invalid>/<part>.hbs` (Handlebars, not Go
+    /// templates); files found there replace the built-in ones.
     pub template_override_path: Option<String>,
-    pub templates: BTreeMap<String, serde_json::Value>,
+    /// Per-template overrides, Kratos's shape: `verification_code: {valid: {email: {subject,
+    /// body: {html, plaintext}}, sms: {body: {plaintext}}, voice: {body: {plaintext}}}}`.
+    /// Values are `file://path`, `base64://…` or the template text itself.
+    pub templates: BTreeMap<String, TemplateSet>,
 }
 
 impl Default for CourierConfig {
@@ -154,6 +159,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// How long a claimed message stays leased before another worker may take it.
     pub lease: GoDuration,
+    /// Run the worker inside `verity serve` (Kratos's `--watch-courier`). Turn it off when
+    /// separate `verity courier watch` processes send the messages.
+    pub enabled: bool,
 }
 
 impl Default for WorkerConfig {
@@ -163,6 +171,49 @@ impl Default for WorkerConfig {
             pull_wait: GoDuration::from_secs(1),
             concurrency: 4,
             lease: GoDuration::from_secs(60),
+            enabled: true,
         }
     }
+}
+
+/// `courier.templates.<kind>`: the `valid` and `invalid` variants.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateSet {
+    pub valid: Option<TemplateVariant>,
+    pub invalid: Option<TemplateVariant>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateVariant {
+    pub email: Option<EmailTemplates>,
+    pub sms: Option<TextTemplates>,
+    pub voice: Option<TextTemplates>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailTemplates {
+    pub subject: Option<String>,
+    pub body: Option<EmailBodyTemplates>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailBodyTemplates {
+    pub html: Option<String>,
+    pub plaintext: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextTemplates {
+    pub body: Option<TextBodyTemplates>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextBodyTemplates {
+    pub plaintext: Option<String>,
 }

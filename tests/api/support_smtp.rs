@@ -1,0 +1,175 @@
+//! An in-test SMTP server: speaks EHLO/MAIL/RCPT/DATA/RSET/NOOP/QUIT on 127.0.0.1, keeps every
+//! message it accepts, and can be told to answer a command with an error (4xx or 5xx).
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+impl Mail {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.data
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
+    }
+}
+
+/// Answer `verb` (when its argument contains `matching`) with `reply`, `times` times (or always).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub verb: &'static str,
+    pub matching: Option<String>,
+    pub reply: &'static str,
+    pub times: Option<usize>,
+}
+
+#[derive(Default)]
+struct State {
+    mails: Vec<Mail>,
+    faults: Vec<Fault>,
+    commands: usize,
+}
+
+#[derive(Clone)]
+pub struct SmtpSink {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// Starts on a given port (to bring a "down" server up where the courier expects it).
+    pub async fn start_on(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind sink");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let _ = session(stream, shared).await;
+                });
+            }
+        });
+        Self { port, state }
+    }
+
+    /// A port nothing listens on (bound, then released).
+    pub fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    pub fn uri_for(port: u16) -> String {
+        format!("smtp://127.0.0.1:{port}/?disable_starttls=true")
+    }
+
+    pub fn uri(&self) -> String {
+        Self::uri_for(self.port)
+    }
+
+    pub fn fail(&self, fault: Fault) {
+        self.state.lock().unwrap().faults.push(fault);
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.state.lock().unwrap().mails.clone()
+    }
+
+    pub fn commands(&self) -> usize {
+        self.state.lock().unwrap().commands
+    }
+}
+
+fn fault_reply(state: &Mutex<State>, verb: &str, arg: &str) -> Option<&'static str> {
+    let mut s = state.lock().unwrap();
+    s.commands += 1;
+    let i = s.faults.iter().position(|f| {
+        f.verb == verb
+            && f.matching.as_deref().is_none_or(|m| arg.contains(m))
+            && f.times != Some(0)
+    })?;
+    let f = &mut s.faults[i];
+    if let Some(t) = f.times.as_mut() {
+        *t -= 1;
+    }
+    Some(f.reply)
+}
+
+async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    write.write_all(b"220 sink.test ESMTP\r\n").await?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    while let Some(line) = lines.next_line().await? {
+        let (verb, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let verb = verb.to_ascii_uppercase();
+        if let Some(reply) = fault_reply(&state, &verb, arg) {
+            write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+            continue;
+        }
+        match verb.as_str() {
+            "EHLO" => {
+                write
+                    .write_all(b"250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .await?
+            }
+            "HELO" | "NOOP" => write.write_all(b"250 OK\r\n").await?,
+            "RSET" => {
+                (from, to) = (String::new(), Vec::new());
+                write.write_all(b"250 OK\r\n").await?;
+            }
+            "MAIL" => {
+                from = arg.to_owned();
+                write.write_all(b"250 OK\r\n").await?;
+            }
+            "RCPT" => {
+                to.push(arg.to_owned());
+                write.write_all(b"250 OK\r\n").await?;
+            }
+            "DATA" => {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut data = String::new();
+                while let Some(l) = lines.next_line().await? {
+                    if l == "." {
+                        break;
+                    }
+                    data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                    data.push('\n');
+                }
+                let mail = Mail {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data,
+                };
+                state.lock().unwrap().mails.push(mail);
+                write.write_all(b"250 accepted\r\n").await?;
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => write.write_all(b"502 not implemented\r\n").await?,
+        }
+    }
+    Ok(())
+}
