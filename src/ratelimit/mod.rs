@@ -1,0 +1,296 @@
+//! Database-backed rate limits, shared by every replica (SECURITY.md checklist B, CRATES.md §4.9).
+//!
+//! Design choices, and why:
+//! - **Fixed windows.** One row per (rule, subject, window), bumped by one atomic upsert, so a
+//!   hit costs a single statement and stays exact under concurrency. The price is the usual
+//!   boundary burst: up to 2× the limit across the end of one window and the start of the next.
+//!   For the tightest budget (20 wrong codes per address per day) that is 40 guesses against
+//!   10^6 codes, still far under NIST 800-63B 5.2.2's 100.
+//! - **Per-subject window phase.** Each key's windows are shifted by an offset taken from its
+//!   MAC, so all daily windows do not reset at midnight UTC together (no herd of retries, purge
+//!   load spread out). The offset depends only on the submitted subject, never on whether an
+//!   account exists, so `Retry-After` leaks nothing (checklist C5).
+//! - **No PII at rest.** Keys are `<rule>:<HMAC(rule, subject)>` under the first secret of the
+//!   keyring. Rotating that secret restarts every counter, which is acceptable for windows of
+//!   at most a day; a random keyring (no secret configured) also means per-process counters.
+//! - **Fail closed.** A database error is returned, never treated as "allowed"; callers answer
+//!   503 (ASVS 5.0 16.5.3).
+//!
+//! Callers pass subjects in normalised form (lower-cased email, E.164 phone, `ip_subject`) and
+//! key by the *submitted* address or identifier, not by identity id, so known and unknown
+//! accounts are limited alike (checklist C5).
+
+mod config;
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+pub use config::RateLimitsConfig;
+
+use crate::crypto::{Keyring, hex};
+use crate::persistence::{Store, StoreError};
+
+/// Every this many hits (per process) expired counters are deleted, inline; the courier
+/// worker may also call `purge` on its own schedule.
+const PURGE_EVERY: u64 = 100;
+const MAC_PURPOSE: &str = "rate-limit";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Verification messages per address, default 5 per 10 minutes.
+    VerificationSendPerAddressShort,
+    /// Verification messages per address, default 10 per 24 hours.
+    VerificationSendPerAddressDay,
+    /// Wrong codes per address across flows and resends, default 20 per 24 hours.
+    CodeFailuresPerAddressDay,
+    /// Flows created per client IP, default 60 per minute.
+    FlowCreatePerIp,
+    /// Messages triggered per client IP, default 30 per 10 minutes.
+    SendPerIp,
+    /// Form submissions per client IP, default 60 per minute.
+    SubmitPerIp,
+    /// Login attempts per client IP, default 30 per minute.
+    LoginPerIp,
+    /// Failed logins per submitted identifier, default 10 per 15 minutes.
+    LoginFailuresPerAccount,
+    /// Partner API sends per phone number, default 5 per 10 minutes.
+    PhoneApiSendPerNumber,
+    /// Partner API sends per API key, default 100 per minute.
+    PhoneApiSendPerKey,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 10] = [
+        Rule::VerificationSendPerAddressShort,
+        Rule::VerificationSendPerAddressDay,
+        Rule::CodeFailuresPerAddressDay,
+        Rule::FlowCreatePerIp,
+        Rule::SendPerIp,
+        Rule::SubmitPerIp,
+        Rule::LoginPerIp,
+        Rule::LoginFailuresPerAccount,
+        Rule::PhoneApiSendPerNumber,
+        Rule::PhoneApiSendPerKey,
+    ];
+
+    /// Stable name, stored as the key's prefix: renaming one restarts its counters.
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::VerificationSendPerAddressShort => "verification_send_address_10m",
+            Rule::VerificationSendPerAddressDay => "verification_send_address_day",
+            Rule::CodeFailuresPerAddressDay => "code_failure_address_day",
+            Rule::FlowCreatePerIp => "flow_create_ip_1m",
+            Rule::SendPerIp => "send_ip_10m",
+            Rule::SubmitPerIp => "submit_ip_1m",
+            Rule::LoginPerIp => "login_ip_1m",
+            Rule::LoginFailuresPerAccount => "login_failure_account_15m",
+            Rule::PhoneApiSendPerNumber => "phone_send_number_10m",
+            Rule::PhoneApiSendPerKey => "phone_send_key_1m",
+        }
+    }
+
+    /// Length of the rule's window in seconds.
+    pub fn window_secs(self) -> i64 {
+        match self {
+            Rule::FlowCreatePerIp
+            | Rule::SubmitPerIp
+            | Rule::LoginPerIp
+            | Rule::PhoneApiSendPerKey => 60,
+            Rule::VerificationSendPerAddressShort
+            | Rule::SendPerIp
+            | Rule::PhoneApiSendPerNumber => 600,
+            Rule::LoginFailuresPerAccount => 900,
+            Rule::VerificationSendPerAddressDay | Rule::CodeFailuresPerAddressDay => 86_400,
+        }
+    }
+
+    /// Hits allowed per window; 0 means the rule is off.
+    pub fn limit(self, cfg: &RateLimitsConfig) -> u32 {
+        match self {
+            Rule::VerificationSendPerAddressShort => cfg.verification_sends_per_address_10m,
+            Rule::VerificationSendPerAddressDay => cfg.verification_sends_per_address_day,
+            Rule::CodeFailuresPerAddressDay => cfg.code_failures_per_address_day,
+            Rule::FlowCreatePerIp => cfg.flows_per_ip_minute,
+            Rule::SendPerIp => cfg.sends_per_ip_10m,
+            Rule::SubmitPerIp => cfg.submissions_per_ip_minute,
+            Rule::LoginPerIp => cfg.logins_per_ip_minute,
+            Rule::LoginFailuresPerAccount => cfg.login_failures_per_account_15m,
+            Rule::PhoneApiSendPerNumber => cfg.phone_sends_per_number_10m,
+            Rule::PhoneApiSendPerKey => cfg.phone_sends_per_key_minute,
+        }
+    }
+}
+
+/// The limit is reached; try again after `retry_after` (whole seconds, at least 1 s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimiter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    keys: Keyring,
+    cfg: RateLimitsConfig,
+    hits: AtomicU64,
+}
+
+/// Where one (rule, subject) pair counts at a given instant.
+#[derive(Debug, PartialEq, Eq)]
+struct Slot {
+    key: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+impl RateLimiter {
+    pub fn new(store: Store, keys: Keyring, cfg: RateLimitsConfig) -> Self {
+        let hits = AtomicU64::new(0);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                cfg,
+                hits,
+            }),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.inner.cfg.enabled
+    }
+
+    /// Counts one hit of `rule` for `subject` (an address, IP key or account identifier) and
+    /// says whether it is over the limit: the (limit+1)th hit in a window is `Limited`.
+    /// A database failure is `Err`, never a silent pass; answer 503.
+    pub async fn hit(
+        &self,
+        rule: Rule,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), Limited>, StoreError> {
+        let Some((limit, slot)) = self.slot(rule, subject, now) else {
+            return Ok(Ok(()));
+        };
+        let count = self
+            .inner
+            .store
+            .hit_rate_limit(&slot.key, slot.start, slot.end)
+            .await?;
+        self.maybe_purge(now).await;
+        Ok(verdict(rule, count > limit, &slot, now))
+    }
+
+    /// Checks without counting: `Limited` once the window already holds `limit` hits. Used
+    /// before work whose failure is counted afterwards (a code is checked, then a wrong one is
+    /// `hit`). Not atomic with that later `hit`: concurrent requests can overshoot by their
+    /// number, which the per-code atomic submit counter bounds.
+    pub async fn check(
+        &self,
+        rule: Rule,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), Limited>, StoreError> {
+        let Some((limit, slot)) = self.slot(rule, subject, now) else {
+            return Ok(Ok(()));
+        };
+        let count = self
+            .inner
+            .store
+            .peek_rate_limit(&slot.key, slot.start)
+            .await?;
+        Ok(verdict(rule, count >= limit, &slot, now))
+    }
+
+    /// Deletes counters whose window has ended; for a periodic job such as the courier loop.
+    pub async fn purge(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.inner.store.purge_rate_limits(now).await
+    }
+
+    async fn maybe_purge(&self, now: DateTime<Utc>) {
+        let n = self.inner.hits.fetch_add(1, Ordering::Relaxed);
+        if n % PURGE_EVERY != PURGE_EVERY - 1 {
+            return;
+        }
+        // Housekeeping must not turn an allowed request into an error.
+        match self.purge(now).await {
+            Ok(deleted) => tracing::debug!(deleted, "purged expired rate-limit counters"),
+            Err(e) => tracing::warn!(error = %e, "purging rate-limit counters failed"),
+        }
+    }
+
+    /// The limit and the slot, or `None` when limiting is off for this rule.
+    fn slot(&self, rule: Rule, subject: &str, now: DateTime<Utc>) -> Option<(i64, Slot)> {
+        let limit = rule.limit(&self.inner.cfg);
+        if !self.enabled() || limit == 0 {
+            return None;
+        }
+        Some((i64::from(limit), slot(&self.inner.keys, rule, subject, now)))
+    }
+}
+
+fn slot(keys: &Keyring, rule: Rule, subject: &str, now: DateTime<Utc>) -> Slot {
+    let mut data = Vec::with_capacity(rule.id().len() + 1 + subject.len());
+    data.extend_from_slice(rule.id().as_bytes());
+    data.push(0);
+    data.extend_from_slice(subject.as_bytes());
+    let mac = keys.sign(MAC_PURPOSE, &data);
+    let len = rule.window_secs();
+    let phase = u64::from_be_bytes(mac[..8].try_into().unwrap_or_default()) % len as u64;
+    let (start, end) = window(now, len, phase as i64);
+    Slot {
+        key: format!("{}:{}", rule.id(), hex(&mac)),
+        start,
+        end,
+    }
+}
+
+/// The window of length `len` seconds, shifted by `phase` seconds, that contains `now`.
+/// Both ends fall on whole seconds, so equal windows encode to equal database values.
+fn window(now: DateTime<Utc>, len: i64, phase: i64) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = phase + (now.timestamp() - phase).div_euclid(len) * len;
+    let at = |secs| Utc.timestamp_opt(secs, 0).single().unwrap_or(now);
+    (at(start), at(start + len))
+}
+
+/// Whole seconds until `end`, rounded up so a client never retries too early; at least 1 s.
+fn retry_after(end: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    let millis = (end - now).num_milliseconds().max(0) as u64;
+    Duration::from_secs(millis.div_ceil(1000).max(1))
+}
+
+fn verdict(rule: Rule, over: bool, slot: &Slot, now: DateTime<Utc>) -> Result<(), Limited> {
+    if !over {
+        return Ok(());
+    }
+    // The subject is not logged: it may be an address (no PII in logs).
+    tracing::debug!(rule = rule.id(), "rate limit reached");
+    Err(Limited {
+        retry_after: retry_after(slot.end, now),
+    })
+}
+
+/// The key for an IP: IPv4 as /32, IPv6 as its /64 prefix (one customer LAN usually holds a
+/// whole /64, so per-address keys would be free to rotate). IPv4-mapped IPv6 counts as IPv4.
+pub fn ip_subject(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("{v4}/32"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
