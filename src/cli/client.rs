@@ -189,7 +189,7 @@ async fn import(admin: &Admin, files: &[PathBuf]) -> anyhow::Result<()> {
             .send(admin.http.post(admin.url("identities")).json(doc))
             .await?;
         if status.is_success() {
-            bar.println(format!("{}", body["id"].as_str().unwrap_or("?")));
+            bar.println(body["id"].as_str().unwrap_or("?"));
         } else {
             failed += 1;
             bar.println(format!("{file} #{n}: {}", api_error(status, &body)));

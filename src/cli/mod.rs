@@ -1,6 +1,7 @@
 //! The `verity` command line.
 
 mod client;
+mod courier;
 mod migrate;
 mod serve;
 
@@ -30,6 +31,11 @@ enum Command {
     },
     /// Manage identities through the admin API.
     Identities(client::IdentitiesArgs),
+    /// The courier: `watch` sends queued messages, `bench` measures throughput.
+    Courier {
+        #[command(subcommand)]
+        command: courier::CourierCommand,
+    },
     /// Identity schemas.
     Schema {
         #[command(subcommand)]
@@ -66,6 +72,7 @@ pub async fn run() -> i32 {
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate { command } => migrate::run(command).await,
         Command::Identities(args) => client::run(args).await,
+        Command::Courier { command } => courier::run(command).await,
         Command::Schema {
             command: SchemaCommand::Validate { file },
         } => validate_schema(&file),

@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn parses_go_durations() {
         let cases = [
-            ("1h", 3600_000),
+            ("1h", 3_600_000),
             ("15m", 900_000),
             ("1h30m", 5_400_000),
             ("500ms", 500),

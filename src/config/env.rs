@@ -153,15 +153,15 @@ fn cast(root: &Value, leaf: &Value, raw: &str) -> Value {
             _ => {}
         }
     }
-    if ts.contains(&"integer") {
-        if let Ok(n) = raw.parse::<i64>() {
-            return Value::from(n);
-        }
+    if ts.contains(&"integer")
+        && let Ok(n) = raw.parse::<i64>()
+    {
+        return Value::from(n);
     }
-    if ts.contains(&"number") {
-        if let Ok(n) = raw.parse::<f64>() {
-            return Value::from(n);
-        }
+    if ts.contains(&"number")
+        && let Ok(n) = raw.parse::<f64>()
+    {
+        return Value::from(n);
     }
     if ts.contains(&"array") {
         if let Ok(v @ Value::Array(_)) = serde_json::from_str(raw) {
@@ -173,10 +173,9 @@ fn cast(root: &Value, leaf: &Value, raw: &str) -> Value {
                 .collect(),
         );
     }
-    if ts.contains(&"object") || (ts.is_empty() && leaf.get("properties").is_some()) {
-        if let Ok(v @ Value::Object(_)) = serde_json::from_str(raw) {
-            return v;
-        }
+    let objectish = ts.contains(&"object") || (ts.is_empty() && leaf.get("properties").is_some());
+    if objectish && let Ok(v @ Value::Object(_)) = serde_json::from_str(raw) {
+        return v;
     }
     Value::String(raw.to_owned())
 }

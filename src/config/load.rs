@@ -162,13 +162,13 @@ fn check(s: &Settings) -> Vec<String> {
             Some(s.selfservice.default_browser_return_url.as_str()),
         ),
     ] {
-        if let Some(v) = value {
-            if !absolute(v) {
-                bad(
-                    key,
-                    format!("expected an absolute URL such as http://127.0.0.1:4433/, got {v:?}"),
-                );
-            }
+        if let Some(v) = value
+            && !absolute(v)
+        {
+            bad(
+                key,
+                format!("expected an absolute URL such as http://127.0.0.1:4433/, got {v:?}"),
+            );
         }
     }
     if s.identity.schemas.is_empty() {
@@ -239,13 +239,14 @@ fn check(s: &Settings) -> Vec<String> {
             );
         }
     }
-    if let Some(uri) = &s.courier.smtp.connection_uri {
-        if !uri.expose().starts_with("smtp://") && !uri.expose().starts_with("smtps://") {
-            bad(
-                "courier.smtp.connection_uri",
-                "must start with smtp:// or smtps://".into(),
-            );
-        }
+    if let Some(uri) = &s.courier.smtp.connection_uri
+        && !uri.expose().starts_with("smtp://")
+        && !uri.expose().starts_with("smtps://")
+    {
+        bad(
+            "courier.smtp.connection_uri",
+            "must start with smtp:// or smtps://".into(),
+        );
     }
     if s.hashers.argon2.iterations == 0 || s.hashers.argon2.parallelism == 0 {
         bad(

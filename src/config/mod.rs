@@ -67,6 +67,8 @@ pub struct EndpointConfig {
     pub port: Option<u16>,
     /// Largest request body accepted, in bytes; bigger bodies get 413.
     pub request_body_limit: usize,
+    /// CIDRs of proxies whose X-Forwarded-For is believed (see `http::client_ip`).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for EndpointConfig {
@@ -76,6 +78,7 @@ impl Default for EndpointConfig {
             host: "127.0.0.1".into(),
             port: None,
             request_body_limit: 64 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

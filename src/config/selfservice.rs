@@ -15,6 +15,8 @@ pub struct SelfServiceConfig {
     pub methods: MethodsConfig,
     #[serde(default)]
     pub flows: FlowsConfig,
+    #[serde(default)]
+    pub rate_limits: crate::ratelimit::RateLimitsConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -16,9 +16,11 @@ pub struct ApiError {
     pub id: Option<&'static str>,
     pub reason: Option<String>,
     pub message: Option<String>,
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// Siblings of `error` at the top level (`use_flow_id`, `redirect_browser_to`, ...).
-    pub extra: Map<String, Value>,
+    pub extra: Box<Map<String, Value>>,
+    /// Seconds for a `Retry-After` header (429 and 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -29,7 +31,8 @@ impl ApiError {
             reason: None,
             message: None,
             details: None,
-            extra: Map::new(),
+            extra: Box::default(),
+            retry_after: None,
         }
     }
     pub fn bad_request(reason: impl Into<String>) -> Self {
@@ -61,7 +64,7 @@ impl ApiError {
         self
     }
     pub fn details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -98,14 +101,14 @@ impl ApiError {
             error.insert("reason".into(), json!(r));
         }
         if let Some(d) = &self.details {
-            error.insert("details".into(), d.clone());
+            error.insert("details".into(), (**d).clone());
         }
         let message = self
             .message
             .as_deref()
             .unwrap_or(Self::default_message(self.status));
         error.insert("message".into(), json!(message));
-        let mut body = self.extra.clone();
+        let mut body = (*self.extra).clone();
         body.insert("error".into(), Value::Object(error));
         Value::Object(body)
     }
@@ -131,8 +134,9 @@ impl ResponseError for ApiError {
         if let Some(id) = self.id.and_then(|id| HeaderValue::from_str(id).ok()) {
             resp.insert_header(("Ory-Error-Id", id));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.insert_header((header::RETRY_AFTER, "1"));
+        let retry = self.retry_after.or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        if let Some(secs) = retry {
+            resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         resp.json(self.body())
     }

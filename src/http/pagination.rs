@@ -35,6 +35,18 @@ impl PageQuery {
         Ok(size)
     }
 
+    /// `size` with an endpoint's own default and maximum (the courier uses Kratos's 100/500).
+    #[allow(clippy::result_large_err)]
+    pub fn size_within(&self, default: u32, max: u32) -> Result<u32, ApiError> {
+        let size = self.page_size.or(self.per_page).unwrap_or(default);
+        if size == 0 || size > max {
+            return Err(ApiError::bad_request(format!(
+                "page_size must be between 1 and {max}"
+            )));
+        }
+        Ok(size)
+    }
+
     pub fn after(&self, keys: &Keyring) -> Result<Option<Uuid>, ApiError> {
         if self.page.is_some() {
             return Err(ApiError::bad_request(

@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{
-    AddressInput, AddressStatus, Credential, Identity, RecoveryAddress, VerifiableAddress,
-};
+use super::{AddressInput, AddressStatus, Credential, RecoveryAddress, VerifiableAddress};
 use crate::schema::{Derived, Via, normalize_email, normalize_phone};
 
 /// Addresses become exactly those derived from the traits. One that existed before with the
@@ -180,11 +178,6 @@ pub fn merge_credentials(
     out
 }
 
-/// The status an identity's addresses sum up to, for code that needs "any verified".
-pub fn has_verified_address(identity: &Identity) -> bool {
-    identity.verifiable_addresses.iter().any(|a| a.verified)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,7 +200,7 @@ mod tests {
     fn kept_addresses_keep_their_state_and_new_ones_are_pending() {
         let old = addr(Via::Email, "a@x.io", AddressStatus::Completed);
         let derived = vec![(Via::Email, "a@x.io".into()), (Via::Email, "b@x.io".into())];
-        let merged = merge_addresses(&derived, &[old.clone()], &[], Utc::now());
+        let merged = merge_addresses(&derived, std::slice::from_ref(&old), &[], Utc::now());
         assert_eq!(merged[0], old);
         assert_eq!(merged[1].status, AddressStatus::Pending);
         assert!(!merged[1].verified);
@@ -216,7 +209,12 @@ mod tests {
     #[test]
     fn dropped_trait_drops_its_address() {
         let old = addr(Via::Email, "a@x.io", AddressStatus::Completed);
-        let merged = merge_addresses(&[(Via::Email, "c@x.io".into())], &[old], &[], Utc::now());
+        let merged = merge_addresses(
+            &[(Via::Email, "c@x.io".into())],
+            std::slice::from_ref(&old),
+            &[],
+            Utc::now(),
+        );
         assert_eq!(merged.len(), 1);
         assert_eq!(merged[0].value, "c@x.io");
         assert!(!merged[0].verified);

@@ -100,6 +100,11 @@ super::backend_modules! {
 
     pub async fn insert_identity(pool: &Pool<Db>, i: &Identity) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
+        let result = insert_in(&mut tx, i).await;
+        crate::persistence::finish(tx, result).await
+    }
+
+    async fn insert_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<(), StoreError> {
         sqlx::query(INSERT_IDENTITY)
             .bind(i.id)
             .bind(&i.schema_id)
@@ -111,15 +116,18 @@ super::backend_modules! {
             .bind(&i.external_id)
             .bind(i.created_at)
             .bind(i.updated_at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        write_children(&mut tx, i).await?;
-        tx.commit().await?;
-        Ok(())
+        write_children(tx, i).await
     }
 
     pub async fn update_identity(pool: &Pool<Db>, i: &Identity) -> Result<bool, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
+        let result = update_in(&mut tx, i).await;
+        crate::persistence::finish(tx, result).await
+    }
+
+    async fn update_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<bool, StoreError> {
         let res = sqlx::query(UPDATE_IDENTITY)
             .bind(i.id)
             .bind(&i.schema_id)
@@ -130,16 +138,15 @@ super::backend_modules! {
             .bind(i.metadata_admin.as_ref().map(Json))
             .bind(&i.external_id)
             .bind(i.updated_at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         if res.rows_affected() != 1 {
             return Ok(false);
         }
         for stmt in [DELETE_ADDRESSES, DELETE_RECOVERY, DELETE_CREDENTIALS] {
-            sqlx::query(stmt).bind(i.id).execute(&mut *tx).await?;
+            sqlx::query(stmt).bind(i.id).execute(&mut **tx).await?;
         }
-        write_children(&mut tx, i).await?;
-        tx.commit().await?;
+        write_children(tx, i).await?;
         Ok(true)
     }
 

@@ -147,9 +147,9 @@ pub(super) fn assemble(
                 StoreError::Corrupt(format!("unknown identity state {:?}", r.state))
             })?;
             let mut verifiable_addresses = addresses.remove(&r.id).unwrap_or_default();
-            verifiable_addresses.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+            verifiable_addresses.sort_by_key(|a| (a.created_at, a.id));
             let mut recovery_addresses = recovery.remove(&r.id).unwrap_or_default();
-            recovery_addresses.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+            recovery_addresses.sort_by_key(|a| (a.created_at, a.id));
             let mut creds = credentials.remove(&r.id).unwrap_or_default();
             creds.sort_by(|a, b| a.kind.cmp(&b.kind));
             Ok(Identity {

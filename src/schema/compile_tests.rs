@@ -64,21 +64,41 @@ fn draft_2020_12_with_defs_and_refs() {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$defs": {"email": {"type": "string", "format": "email", "ory.sh/kratos": email_ext()}},
         "type": "object",
-        "properties": {"traits": {"type": "object", "properties": {"email": {"$ref": "#/$defs/email"}}}}
+        "properties": {"traits": {"type": "object", "properties": {
+            "email": {"$ref": "#/$defs/email"},
+            "backup": {"type": "string", "format": "email"}
+        }}}
     }));
     assert_eq!(schema.draft_name(), "2020-12");
     let d = schema
         .evaluate(&json!({"email": "A@B.example"}))
         .expect("valid");
     assert_eq!(d.verifiable, vec![(Via::Email, "a@b.example".to_owned())]);
-    // Format assertion is on even though 2020-12 makes it an annotation by default.
-    let e = errors(&schema, json!({"email": "nope"}));
+    // Format assertion is on even though 2020-12 makes it an annotation by default; `backup`
+    // has no extension, so only jsonschema's format check can catch it.
+    let e = errors(&schema, json!({"email": "a@b.example", "backup": "nope"}));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].pointer, "#/traits/backup");
     assert_eq!(
         e[0].kind,
         TraitErrorKind::InvalidEmail {
             value: "nope".into()
         }
     );
+}
+
+#[test]
+fn patterns_use_the_linear_time_engine() {
+    // Lookaround needs a backtracking engine; rejecting it keeps user input from triggering
+    // catastrophic backtracking, and Kratos (Go RE2) never supported it either.
+    let raw = with_traits(json!({"u": {"type": "string", "pattern": "^(?=a)a+$"}}));
+    let err = IdentitySchema::compile("re", raw);
+    assert!(matches!(err, Err(SchemaError::Invalid { .. })), "{err:?}");
+    let ok = compile(with_traits(
+        json!({"u": {"type": "string", "pattern": "^\\p{L}+$"}}),
+    ));
+    assert!(ok.evaluate(&json!({"u": "Zoë"})).is_ok());
+    assert!(ok.evaluate(&json!({"u": "Zoë1"})).is_err());
 }
 
 #[test]

@@ -142,7 +142,8 @@ pub(crate) fn build_index(id: &str, root: &Value) -> Result<Vec<TraitEntry>, Sch
                 None => extension = Some((raw, parsed)),
             }
         }
-        let under_traits = entry.path.len() >= 2 && entry.path[0] == Segment::Key("traits".into());
+        let under_traits = entry.path.len() >= 2
+            && matches!(entry.path.first(), Some(Segment::Key(k)) if k == "traits");
         if let (Some((_, extension)), true) = (extension, under_traits) {
             let format = schemas
                 .iter()
