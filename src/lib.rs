@@ -3,14 +3,20 @@
 
 pub mod cli;
 pub mod config;
+pub mod courier;
 pub mod crypto;
+pub mod csrf;
+pub mod flow;
 pub mod hash;
+pub mod hooks;
 pub mod http;
 pub mod identity;
 pub mod persistence;
+pub mod ratelimit;
 pub mod schema;
 pub mod startup;
 pub mod telemetry;
+pub mod text;
 
 /// Installs the one TLS crypto provider (ring) for sqlx, lettre and reqwest. Call it first
 /// in `main` and in every test binary; calling it twice is harmless.

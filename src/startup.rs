@@ -11,7 +11,10 @@ use tracing_actix_web::TracingLogger;
 use url::Url;
 
 use crate::config::{ConfigSource, EndpointConfig, Settings};
+use crate::courier::{Courier, Worker};
 use crate::crypto::Keyring;
+use crate::flow::verification::VerificationService;
+use crate::ratelimit::RateLimiter;
 use crate::hash::PasswordHasher;
 use crate::http;
 use crate::identity::IdentityService;
@@ -21,10 +24,15 @@ use crate::schema::SchemaRegistry;
 /// Everything a request handler may need, built once at start.
 #[derive(Debug)]
 pub struct Registry {
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     pub store: Store,
     pub identities: IdentityService,
     pub keyring: Keyring,
+    pub courier: Courier,
+    pub verification: VerificationService,
+    pub limiter: RateLimiter,
+    /// `serve.public.trusted_proxies`, parsed once.
+    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
     pub urls: Urls,
     pub dev: bool,
 }
@@ -105,6 +113,8 @@ impl Application {
                 .map(|s| s.expose().to_owned())
                 .collect::<Vec<_>>(),
         );
+        let courier = Courier::from_settings_at(&settings, dev, source.base_dir())
+            .context("loading the courier (templates, SMTP, channels) failed")?;
         let public_listener = bind(&settings.serve.public, 4433)?;
         let admin_listener = bind(&settings.serve.admin, 4434)?;
         let public_port = public_listener.local_addr()?.port();
@@ -113,13 +123,34 @@ impl Application {
             public: base_url(&settings.serve.public, public_port)?,
             admin: base_url(&settings.serve.admin, admin_port)?,
         };
+        courier.log_start(&urls.admin);
         let public_limit = settings.serve.public.request_body_limit;
         let admin_limit = settings.serve.admin.request_body_limit;
+        let trusted_proxies = crate::http::client_ip::parse_trusted(&settings.serve.public.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("serve.public.trusted_proxies: {e}"))?;
+        let settings = Arc::new(settings);
+        let limiter = RateLimiter::new(
+            store.clone(),
+            keyring.clone(),
+            settings.selfservice.rate_limits.clone(),
+        );
+        let verification = VerificationService::new(
+            store.clone(),
+            courier.clone(),
+            keyring.clone(),
+            settings.clone(),
+            urls.public.clone(),
+            limiter.enabled().then(|| limiter.clone()),
+        );
         let registry = Arc::new(Registry {
             settings,
+            verification,
+            limiter,
+            trusted_proxies,
             store,
             identities,
             keyring,
+            courier,
             urls,
             dev,
         });
@@ -154,6 +185,13 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        // The courier worker (Kratos's --watch-courier) runs beside the servers unless
+        // courier.worker.enabled is false; on shutdown it finishes the sends in flight.
+        let (stop_courier, stopped) = tokio::sync::watch::channel(false);
+        let courier = self.registry.settings.courier.worker.enabled.then(|| {
+            let worker = Worker::new(self.registry.courier.clone(), self.registry.store.clone());
+            tokio::spawn(worker.run(stopped))
+        });
         let (public, admin) = (self.public, self.admin);
         let (p, a) = (public.handle(), admin.handle());
         tokio::select! {
@@ -163,6 +201,10 @@ impl Application {
                 tracing::info!("shutting down");
                 tokio::join!(p.stop(true), a.stop(true));
             }
+        }
+        let _ = stop_courier.send(true);
+        if let Some(task) = courier {
+            let _ = task.await;
         }
         self.registry.store.close().await;
         Ok(())

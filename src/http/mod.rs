@@ -3,7 +3,10 @@
 
 mod admin;
 pub mod error;
+pub mod client_ip;
 mod health;
+pub mod negotiate;
+mod public;
 mod pagination;
 mod schemas;
 
@@ -17,11 +20,13 @@ pub use error::ApiError;
 pub fn public(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     schemas::configure(cfg);
+    public::configure(cfg);
 }
 
 /// Routes of the admin API, under `/admin` and, as Kratos rewrites them, without the prefix.
 pub fn admin(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    admin::configure_redirects(cfg);
     cfg.service(web::scope("/admin").configure(admin::configure));
     admin::configure(cfg);
 }
@@ -70,7 +75,9 @@ pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED))
 }
 
-/// `Utc::now()` for handlers: the one place request time is read.
+/// `Utc::now()` for handlers: the one place request time is read. Truncated to
+/// microseconds, the precision both databases keep, so a response matches a later read.
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
 }

@@ -4,8 +4,13 @@
 //! PostgreSQL and for SQLite (`Db` names the backend inside). The placeholders (`$1`) and
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
+pub(crate) mod courier;
+mod courier_rows;
 mod identities;
+mod ratelimit;
 mod rows;
+pub mod verification;
+mod verification_rows;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,6 +19,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use courier_rows::{
+    AttemptResult, Channel, Dispatch, MessageFilter, MessagePage, MessageStatus, OutboxMessage,
+    Sealed,
+};
 pub use identities::IdentityPage;
 
 /// Writes `mod pg` and `mod lite` from one body, with `Db` bound to the backend.
@@ -57,11 +66,35 @@ pub(crate) mod dialect {
     pub mod postgres {
         /// Statement that opens a transaction that will write.
         pub const BEGIN_WRITE: &str = "BEGIN";
+        /// The outbox of the same backend, for units of work that queue a message.
+        pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
     }
     pub mod sqlite {
         /// Takes the write lock up front, so two writers queue on busy_timeout instead of
         /// failing with SQLITE_BUSY when a reader tries to upgrade.
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+        pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
+    }
+}
+
+/// Ends a unit of work: commit on success, an explicit rollback on failure. Dropping an open
+/// transaction would only queue the ROLLBACK until the connection's next use, holding its
+/// locks meanwhile.
+pub(crate) async fn finish<DB: sqlx::Database, T>(
+    tx: sqlx::Transaction<'static, DB>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
     }
 }
 

@@ -1,12 +1,20 @@
 //! Admin API routes.
 
+mod courier;
+mod dev_inbox;
 mod identities;
+mod redirect;
 mod view;
 
 use actix_web::web;
 
 pub use view::identity_json;
 
+/// Self-service paths that the admin port redirects to the public port.
+pub use redirect::configure as configure_redirects;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     identities::configure(cfg);
+    courier::configure(cfg);
+    dev_inbox::configure(cfg);
 }
