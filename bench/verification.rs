@@ -53,7 +53,8 @@ fn report(name: &str, mut lat: Vec<Duration>, wall: Duration) {
     );
 }
 
-async fn settings(db: &str) -> anyhow::Result<(Settings, Option<std::path::PathBuf>)> {
+/// The settings, plus what to remove afterwards: a temp dir (SQLite) or a schema (Postgres).
+async fn settings(db: &str) -> anyhow::Result<(Settings, Cleanup)> {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut s = Settings::from_yaml(&std::fs::read_to_string(format!("{root}/config.yml"))?)?;
     for schema in &mut s.identity.schemas {
@@ -75,12 +76,28 @@ async fn settings(db: &str) -> anyhow::Result<(Settings, Option<std::path::PathB
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await?;
         let sep = if url.contains('?') { '&' } else { '?' };
         s.dsn = Sensitive::new(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
-        Ok((s, None))
+        Ok((s, Cleanup::Schema(url, schema)))
     } else {
         std::fs::create_dir_all(&dir)?;
         s.dsn = Sensitive::new(format!("sqlite://{}/bench.sqlite?mode=rwc", dir.display()));
-        Ok((s, Some(dir)))
+        Ok((s, Cleanup::Dir(dir)))
     }
+}
+
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Schema(String, String),
+}
+
+async fn cleanup(c: Cleanup) -> anyhow::Result<()> {
+    match c {
+        Cleanup::Dir(d) => std::fs::remove_dir_all(d)?,
+        Cleanup::Schema(url, schema) => {
+            let pool = sqlx::PgPool::connect(&url).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn run_all<F, Fut>(n: usize, concurrency: usize, f: F) -> (Vec<Duration>, Duration)
@@ -113,7 +130,7 @@ where
 async fn main() -> anyhow::Result<()> {
     verity::install_crypto_provider();
     let a = args();
-    let (settings, dir) = settings(&a.db).await?;
+    let (settings, scratch) = settings(&a.db).await?;
     let app = Application::build(settings, &ConfigSource::Bundled, true, true).await?;
     let public = format!("http://127.0.0.1:{}", app.public_port());
     let admin = format!("http://127.0.0.1:{}", app.admin_port());
@@ -191,8 +208,5 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     report("submit correct code", lat, wall);
-    if let Some(d) = dir {
-        let _ = std::fs::remove_dir_all(d);
-    }
-    Ok(())
+    cleanup(scratch).await
 }
