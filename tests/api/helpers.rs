@@ -9,6 +9,9 @@ use verity::config::Settings;
 use verity::persistence::Store;
 use verity::startup::{Application, Registry};
 
+#[path = "../common/pg_schema.rs"]
+mod pg_schema;
+
 pub struct TestApp {
     pub public: String,
     pub admin: String,
@@ -59,18 +62,7 @@ pub fn base_settings(dsn: &str) -> Settings {
 
 /// Postgres for tests: `TEST_DATABASE_URL`, or a loud skip (a failure under CI).
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok() => {
-            panic!("CI is set but TEST_DATABASE_URL is not: the Postgres tests must run in CI")
-        }
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED: TEST_DATABASE_URL is not set, so this Postgres test did not run ***\n"
-            );
-            None
-        }
-    }
+    pg_schema::test_database_url()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -91,8 +83,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 pub async fn spawn_postgres_with(tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     verity::install_crypto_provider();
     let url = postgres_url()?;
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    create_schema(&url, &schema).await;
+    let schema = pg_schema::create(&url, "t").await;
     let mut settings = base_settings(&url);
     tweak(&mut settings);
     let sep = if url.contains('?') { '&' } else { '?' };
@@ -101,16 +92,6 @@ pub async fn spawn_postgres_with(tweak: impl FnOnce(&mut Settings)) -> Option<Te
     Some(start(settings, None, Some((url, schema))).await)
 }
 
-async fn create_schema(url: &str, schema: &str) {
-    let pool = sqlx::PgPool::connect(url)
-        .await
-        .expect("connect TEST_DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .expect("create schema");
-    pool.close().await;
-}
 
 async fn start(
     settings: Settings,
@@ -146,30 +127,7 @@ async fn start(
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some((url, schema)) = self.pg_schema.take() {
-            // Best effort: drop the test's schema on a separate thread with its own runtime.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let pool = sqlx::PgPool::connect(&url).await.ok()?;
-                    // Never wait forever on a lock a broken test left behind.
-                    sqlx::query("SET lock_timeout = '5s'")
-                        .execute(&pool)
-                        .await
-                        .ok()?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                    )))
-                    .execute(&pool)
-                    .await
-                    .ok()?;
-                    pool.close().await;
-                    Some(())
-                })
-            })
-            .join();
+            pg_schema::drop_blocking(url, schema);
         }
     }
 }

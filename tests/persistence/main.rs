@@ -7,6 +7,9 @@ mod ratelimit;
 
 use verity::persistence::Store;
 
+#[path = "../common/pg_schema.rs"]
+mod pg_schema;
+
 pub struct Db {
     pub store: Store,
     cleanup: Option<(String, String)>,
@@ -19,28 +22,7 @@ impl Drop for Db {
             let _ = std::fs::remove_dir_all(dir);
         }
         if let Some((url, schema)) = self.cleanup.take() {
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let pool = sqlx::PgPool::connect(&url).await.ok()?;
-                    // Never wait forever on a lock a broken test left behind.
-                    sqlx::query("SET lock_timeout = '5s'")
-                        .execute(&pool)
-                        .await
-                        .ok()?;
-                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&pool)
-                        .await
-                        .ok()?;
-                    pool.close().await;
-                    Some(())
-                })
-            })
-            .join();
+            pg_schema::drop_blocking(url, schema);
         }
     }
 }
@@ -59,25 +41,8 @@ pub async fn sqlite() -> Db {
 }
 
 pub async fn postgres() -> Option<Db> {
-    let url = match std::env::var("TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ if std::env::var("CI").is_ok() => panic!("CI is set but TEST_DATABASE_URL is not"),
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED: TEST_DATABASE_URL is not set, the Postgres contract case did not run ***\n"
-            );
-            return None;
-        }
-    };
-    let schema = format!("c_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&url)
-        .await
-        .expect("connect TEST_DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
+    let url = pg_schema::test_database_url()?;
+    let schema = pg_schema::create(&url, "c").await;
     let store = Store::postgres_with_schema(&url, &schema).unwrap();
     store.migrate().await.unwrap();
     Some(Db {
