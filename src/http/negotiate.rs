@@ -4,30 +4,49 @@
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
-fn quality(accept: &str, wanted_type: &str, wanted_sub: &str) -> f32 {
-    let mut best = (0u8, 0.0f32);
-    for part in accept.split(',') {
-        let mut pieces = part.split(';');
-        let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = pieces
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|v| v.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let (t, s) = media.split_once('/').unwrap_or((media.as_str(), ""));
-        let specificity = if t == wanted_type && s == wanted_sub {
-            3
-        } else if t == wanted_type && s == "*" {
-            2
-        } else if t == "*" && s == "*" {
-            1
-        } else {
-            continue;
-        };
-        if specificity > best.0 {
-            best = (specificity, q);
+/// The offers Kratos negotiates against (`x/isjsonrequest.go`), HTML first and by default.
+const OFFERS: [&str; 4] = ["text/html", "text/*", "*/*", "application/json"];
+
+/// `golang/gddo`'s `httputil.NegotiateContentType`: the best offer by quality, an exact match
+/// beating `type/*` beating `*/*` at equal quality, and the earlier offer winning a full tie.
+fn negotiate(accept: &str) -> &'static str {
+    let specs: Vec<(String, f32)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut pieces = part.split(';');
+            let media = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|v| v.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!media.is_empty()).then_some((media, q))
+        })
+        .collect();
+    let (mut best, mut best_q, mut best_wild) = ("text/html", -1.0f32, 3u8);
+    for offer in OFFERS {
+        for (value, q) in &specs {
+            let q = *q;
+            if q == 0.0 || q < best_q {
+                continue;
+            }
+            let wild = if value == "*/*" {
+                2
+            } else if let Some(prefix) = value.strip_suffix('*').filter(|p| p.ends_with('/')) {
+                if !offer.starts_with(prefix) {
+                    continue;
+                }
+                1
+            } else if value == offer {
+                0
+            } else {
+                continue;
+            };
+            if q > best_q || best_wild > wild {
+                (best, best_q, best_wild) = (offer, q, wild);
+            }
         }
     }
-    best.1
+    best
 }
 
 pub fn is_json_request(req: &HttpRequest) -> bool {
@@ -42,8 +61,7 @@ pub fn is_json_request(req: &HttpRequest) -> bool {
     let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    // HTML is offered first, so it wins ties, as in Kratos's negotiation.
-    quality(accept, "application", "json") > quality(accept, "text", "html")
+    negotiate(accept) == "application/json"
 }
 
 #[cfg(test)]
@@ -73,5 +91,11 @@ mod tests {
         assert!(json(None, Some("application/json")));
         assert!(json(None, Some("application/json; charset=utf-8")));
         assert!(!json(None, Some("application/x-www-form-urlencoded")));
+        assert!(json(Some("application/json, text/plain, */*"), None), "axios's default");
+        assert!(json(Some("text/html;q=0.8, application/json"), None));
+        assert!(!json(Some("application/json;q=0.5, text/html"), None));
+        assert!(json(Some("text/*, application/json"), None), "exact beats type/*");
+        assert!(!json(Some("text/plain"), None), "no match: the HTML default");
+        assert!(!json(Some("application/json;q=0"), None));
     }
 }

@@ -43,6 +43,8 @@ pub struct Send<'a> {
 pub enum CodeUse {
     /// `max_submissions` was passed; the attempt was counted and nothing else checked.
     TooManyAttempts,
+    /// The flow passed its challenge meanwhile (a concurrent submission won).
+    Completed,
     /// No challenge of this flow matches (wrong code, replaced by a resend, never sent).
     NoMatch,
     Expired { expired_at: DateTime<Utc> },
@@ -75,7 +77,7 @@ impl Store {
     pub async fn update_verification_flow(&self, f: &VerificationFlow, now: DateTime<Utc>) -> Result<(), StoreError> {
         dispatch!(self, update_flow(f, now))
     }
-    /// `false` when the flow already used its sends; nothing is written then.
+    /// `false` when the flow already used its sends or has passed; nothing is written then.
     pub async fn send_verification_challenge(&self, s: Send<'_>) -> Result<bool, StoreError> {
         dispatch!(self, send_challenge(s))
     }
@@ -88,11 +90,14 @@ const FLOW_COLUMNS: &str = "id, type, state, active_method, request_url, return_
 const INSERT_FLOW: &str = r#"INSERT INTO selfservice_verification_flows
     (id, type, state, active_method, request_url, return_to, csrf_token, ui, via, submit_count, send_count, issued_at, expires_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, 0, 0, $9, $10, $9)"#;
+// A flow that passed its challenge is final: no write of an older state (a late wrong
+// guess, a form error, a resend) may land on it.
 const UPDATE_FLOW: &str = r#"UPDATE selfservice_verification_flows
-    SET state = $2, active_method = $3, ui = $4, updated_at = $5, csrf_token = $6 WHERE id = $1"#;
+    SET state = $2, active_method = $3, ui = $4, updated_at = $5, csrf_token = $6
+    WHERE id = $1 AND state <> 'passed_challenge'"#;
 const SEND_FLOW: &str = r#"UPDATE selfservice_verification_flows
     SET state = $2, active_method = $3, ui = $4, via = $5, send_count = send_count + 1, updated_at = $6
-    WHERE id = $1 AND send_count < $7"#;
+    WHERE id = $1 AND send_count < $7 AND state <> 'passed_challenge'"#;
 const DELETE_CHALLENGES: &str = "DELETE FROM identity_verification_challenges WHERE flow_id = $1";
 const INSERT_CHALLENGE: &str = r#"INSERT INTO identity_verification_challenges
     (id, flow_id, method, secret_hmac, verifiable_address_id, via, expires_at, issued_at, used_at)
@@ -100,7 +105,7 @@ const INSERT_CHALLENGE: &str = r#"INSERT INTO identity_verification_challenges
 const MARK_SENT: &str = r#"UPDATE identity_verifiable_addresses SET status = 'sent', updated_at = $2
     WHERE id = $1 AND status = 'pending'"#;
 const COUNT_SUBMISSION: &str = r#"UPDATE selfservice_verification_flows
-    SET submit_count = submit_count + 1 WHERE id = $1 RETURNING submit_count"#;
+    SET submit_count = submit_count + 1 WHERE id = $1 RETURNING submit_count, state"#;
 const SELECT_CHALLENGES: &str = r#"SELECT id, secret_hmac, verifiable_address_id, via, expires_at, used_at
     FROM identity_verification_challenges WHERE flow_id = $1 AND method = $2"#;
 const CONSUME: &str = "UPDATE identity_verification_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
@@ -225,7 +230,10 @@ super::backend_modules! {
     async fn use_in(tx: &mut Transaction<'static, Db>, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
         // Counted first, in its own row lock: concurrent guesses queue here, so at most
         // max_submissions of them are ever compared.
-        let count: i32 = sqlx::query_scalar(COUNT_SUBMISSION).bind(u.flow_id).fetch_one(&mut **tx).await?;
+        let (count, state): (i32, String) = sqlx::query_as(COUNT_SUBMISSION).bind(u.flow_id).fetch_one(&mut **tx).await?;
+        if state == "passed_challenge" {
+            return Ok(CodeUse::Completed);
+        }
         if count > u.max_submissions {
             return Ok(CodeUse::TooManyAttempts);
         }

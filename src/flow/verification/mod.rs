@@ -16,7 +16,7 @@ use super::ui::Ui;
 
 pub use nodes::{sent_ui, success_ui, choose_method_ui};
 pub use outcome::{Outcome, VerificationError};
-pub use service::{SubmitContext, Submission, VerificationService};
+pub use service::{BrowserSignal, SubmitContext, Submission, VerificationService};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

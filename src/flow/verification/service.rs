@@ -48,6 +48,30 @@ pub struct SubmitContext {
     pub csrf_cookie: Option<String>,
     /// Rate-limit subject for the client (IP or /64).
     pub client: Option<String>,
+    /// Set when the request looks like it comes from a browser (an `Origin` header, or
+    /// cookies): such a request may not send messages from an api flow (Kratos's EnsureCSRF).
+    pub browser_signal: Option<BrowserSignal>,
+}
+
+/// What gave a request away as a browser's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserSignal {
+    Origin,
+    Cookie,
+}
+
+impl BrowserSignal {
+    /// Kratos's 400 reason, shown as message 4000001 on the flow.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Origin => {
+                r#"The HTTP Request Header included the "Origin" key, indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation."#
+            }
+            Self::Cookie => {
+                r#"The HTTP Request Header included the "Cookie" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation."#
+            }
+        }
+    }
 }
 
 impl SubmitContext {

@@ -75,7 +75,8 @@ impl VerificationService {
             },
         };
         if !self.method_enabled(method) || flow.active.is_some_and(|a| a != method) {
-            flow.ui.messages = vec![text::no_strategy_verification()];
+            clear_messages(&mut flow);
+            flow.ui.messages.push(text::no_strategy_verification());
             return self.show_error(flow, now).await;
         }
         let code = sub.code.as_deref().filter(|c| !c.is_empty());
@@ -125,12 +126,22 @@ impl VerificationService {
         ctx: &SubmitContext,
         now: DateTime<Utc>,
     ) -> Result<Outcome, VerificationError> {
-        if flow.kind == FlowType::Browser {
-            let cookie = ctx.csrf_cookie.as_deref().ok_or(VerificationError::Csrf("the CSRF cookie is missing"))?;
-            let submitted = csrf.ok_or(VerificationError::Csrf("the csrf_token field is missing"))?;
-            if !crate::csrf::verify(cookie, submitted) || !crate::csrf::verify(&flow.csrf_token, cookie) {
-                return Err(VerificationError::Csrf("the CSRF token does not match"));
+        match (flow.kind, ctx.browser_signal) {
+            (FlowType::Browser, _) => {
+                let cookie = ctx.csrf_cookie.as_deref().ok_or(VerificationError::Csrf("the CSRF cookie is missing"))?;
+                let submitted = csrf.ok_or(VerificationError::Csrf("the csrf_token field is missing"))?;
+                if !crate::csrf::verify(cookie, submitted) || !crate::csrf::verify(&flow.csrf_token, cookie) {
+                    return Err(VerificationError::Csrf("the CSRF token does not match"));
+                }
             }
+            // Api flows carry no CSRF token, so a browser must not drive them (SECURITY E5).
+            (FlowType::Api, Some(signal)) => {
+                clear_messages(&mut flow);
+                flow.ui.set_value("email", json!(raw));
+                flow.ui.messages.push(text::reason(signal.reason()));
+                return self.show_error(flow, now).await;
+            }
+            (FlowType::Api, None) => {}
         }
         // An address without `@` is a phone number (Kratos master), when SMS can be sent.
         let as_phone = method == Method::Code && !raw.contains('@') && self.phone_allowed();
@@ -223,6 +234,11 @@ impl VerificationService {
             })
             .await?;
         if !sent {
+            // The sends were used up, or a concurrent code submission finished the flow.
+            if self.get(flow.id).await?.state == State::PassedChallenge {
+                let new = self.renew(&flow, ctx, text::verification_already_done(), now).await?;
+                return Ok(Outcome::Completed { new });
+            }
             let new = self.renew(&flow, ctx, text::too_many_sends(), now).await?;
             return Ok(Outcome::Replaced { new });
         }
@@ -248,7 +264,9 @@ impl VerificationService {
         let via = sent_via(&flow);
         let mut success = flow.clone();
         success.passed().map_err(|e| VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string())))?;
-        let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
+        // The finished flow belongs to the browser that finished it (Kratos's GetCSRFToken).
+        success.csrf_token = ctx.csrf_for(&flow);
+        let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
         success.ui = success_ui(&self.continue_url(&flow), Method::Code, masked.as_deref(), via);
         let mut wrong = flow.clone();
         wrong.ui.messages = vec![text::verification_code_invalid()];
@@ -276,6 +294,7 @@ impl VerificationService {
                 }
                 Self::outcome_show(wrong, 200)
             }
+            CodeUse::Completed => Ok(Outcome::Completed { new: self.renew(&flow, ctx, text::verification_already_done(), now).await? }),
             CodeUse::TooManyAttempts => Ok(Outcome::Replaced { new: self.renew(&flow, ctx, text::submitted_too_often(), now).await? }),
             CodeUse::AlreadyUsed => Ok(Outcome::Replaced { new: self.renew(&flow, ctx, text::code_already_used(), now).await? }),
             CodeUse::Expired { expired_at } => {

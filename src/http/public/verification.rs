@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::flow::FlowType;
 use crate::flow::verification::{Outcome, Submission, VerificationError, VerificationFlow};
-use crate::flow::verification::SubmitContext;
+use crate::flow::verification::{BrowserSignal, SubmitContext};
 use crate::http::negotiate::is_json_request;
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
@@ -205,6 +205,7 @@ async fn submit(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<Submit
     let ctx = SubmitContext {
         is_get,
         csrf_cookie: existing.or_else(|| fresh.clone()),
+        browser_signal: browser_signal(&req),
         client: Some(crate::ratelimit::ip_subject(crate::http::client_ip::client_ip(&req, &reg.trusted_proxies))),
     };
     let outcome = reg.verification.submit(id, submission, ctx, now()).await.map_err(|e| match e {
@@ -216,6 +217,18 @@ async fn submit(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<Submit
         resp.add_cookie(&csrf_cookie(&reg, token)).map_err(|_| ApiError::internal())?;
     }
     Ok(resp)
+}
+
+/// An `Origin` header or any cookie but Cloudflare's marks a browser (Kratos's EnsureCSRF).
+fn browser_signal(req: &HttpRequest) -> Option<BrowserSignal> {
+    if req.headers().contains_key(header::ORIGIN) {
+        return Some(BrowserSignal::Origin);
+    }
+    let cookies = req.cookies().ok()?;
+    cookies
+        .iter()
+        .any(|c| !["__cf", "_cf", "cf_"].iter().any(|p| c.name().starts_with(p)))
+        .then_some(BrowserSignal::Cookie)
 }
 
 fn respond(reg: &Registry, req: &HttpRequest, outcome: Outcome) -> HttpResponse {
