@@ -21,13 +21,22 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { db: "sqlite".into(), flows: 2000, concurrency: 32 };
+    let mut a = Args {
+        db: "sqlite".into(),
+        flows: 2000,
+        concurrency: 32,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         match k.as_str() {
             "--db" => a.db = it.next().unwrap_or(a.db),
             "--flows" => a.flows = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.flows),
-            "--concurrency" => a.concurrency = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.concurrency),
+            "--concurrency" => {
+                a.concurrency = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(a.concurrency)
+            }
             _ => {}
         }
     }
@@ -70,10 +79,13 @@ async fn settings(db: &str) -> anyhow::Result<(Settings, Cleanup)> {
     s.log.level = "warn".into();
     let dir = std::env::temp_dir().join(format!("verity-bench-{}", uuid::Uuid::new_v4()));
     if db == "postgres" {
-        let url = std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"))?;
+        let url =
+            std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"))?;
         let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
         let pool = sqlx::PgPool::connect(&url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&pool).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&pool)
+            .await?;
         let sep = if url.contains('?') { '&' } else { '?' };
         s.dsn = Sensitive::new(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
         Ok((s, Cleanup::Schema(url, schema)))
@@ -94,7 +106,9 @@ async fn cleanup(c: Cleanup) -> anyhow::Result<()> {
         Cleanup::Dir(d) => std::fs::remove_dir_all(d)?,
         Cleanup::Schema(url, schema) => {
             let pool = sqlx::PgPool::connect(&url).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&pool).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&pool)
+                .await?;
         }
     }
     Ok(())
@@ -135,8 +149,13 @@ async fn main() -> anyhow::Result<()> {
     let public = format!("http://127.0.0.1:{}", app.public_port());
     let admin = format!("http://127.0.0.1:{}", app.admin_port());
     tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::builder().pool_max_idle_per_host(a.concurrency).build()?;
-    println!("verity bench: db={} flows={} concurrency={}", a.db, a.flows, a.concurrency);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency)
+        .build()?;
+    println!(
+        "verity bench: db={} flows={} concurrency={}",
+        a.db, a.flows, a.concurrency
+    );
 
     let (_, _) = run_all(a.flows, a.concurrency, |i| {
         let (http, admin) = (http.clone(), admin.clone());
@@ -152,7 +171,14 @@ async fn main() -> anyhow::Result<()> {
     let (lat, wall) = run_all(a.flows, a.concurrency, |i| {
         let (http, public, ids) = (http.clone(), public.clone(), flow_ids.clone());
         async move {
-            let flow: Value = http.get(format!("{public}/self-service/verification/api")).send().await.unwrap().json().await.unwrap();
+            let flow: Value = http
+                .get(format!("{public}/self-service/verification/api"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             let id = flow["id"].as_str().unwrap().to_owned();
             let r = http
                 .post(format!("{public}/self-service/verification?flow={id}"))
@@ -173,16 +199,31 @@ async fn main() -> anyhow::Result<()> {
     let mut url = format!("{admin}/admin/courier/messages?page_size=500");
     loop {
         let r = http.get(&url).send().await?;
-        let link = r.headers().get("link").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let link = r
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let page: Vec<Value> = r.json().await?;
         for m in &page {
             let body = m["body"].as_str().unwrap_or("");
-            if let Some(code) = body.split_whitespace().find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit())) {
-                codes.insert(m["recipient"].as_str().unwrap_or("").to_owned(), code.to_owned());
+            if let Some(code) = body
+                .split_whitespace()
+                .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+            {
+                codes.insert(
+                    m["recipient"].as_str().unwrap_or("").to_owned(),
+                    code.to_owned(),
+                );
             }
         }
-        match link.as_deref().and_then(|l| l.split(',').find(|p| p.contains("rel=\"next\""))) {
-            Some(next) => url = next[next.find('<').unwrap() + 1..next.find('>').unwrap()].to_owned(),
+        match link
+            .as_deref()
+            .and_then(|l| l.split(',').find(|p| p.contains("rel=\"next\"")))
+        {
+            Some(next) => {
+                url = next[next.find('<').unwrap() + 1..next.find('>').unwrap()].to_owned()
+            }
             None => break,
         }
     }
@@ -192,9 +233,14 @@ async fn main() -> anyhow::Result<()> {
     let (lat, wall) = run_all(a.flows, a.concurrency, |i| {
         let (http, public, ids, codes) = (http.clone(), public.clone(), ids.clone(), codes.clone());
         async move {
-            let code = codes.get(&format!("bench{i}@example.com")).expect("code in outbox");
+            let code = codes
+                .get(&format!("bench{i}@example.com"))
+                .expect("code in outbox");
             let r: Value = http
-                .post(format!("{public}/self-service/verification?flow={}", ids[i]))
+                .post(format!(
+                    "{public}/self-service/verification?flow={}",
+                    ids[i]
+                ))
                 .header("accept", "application/json")
                 .json(&json!({"method": "code", "code": code}))
                 .send()

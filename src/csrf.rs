@@ -37,7 +37,13 @@ fn unmask(value: &str) -> Option<Vec<u8>> {
     let bytes = decode(value)?;
     match bytes.len() {
         LEN => Some(bytes),
-        n if n == 2 * LEN => Some(bytes[..LEN].iter().zip(&bytes[LEN..]).map(|(p, x)| p ^ x).collect()),
+        n if n == 2 * LEN => Some(
+            bytes[..LEN]
+                .iter()
+                .zip(&bytes[LEN..])
+                .map(|(p, x)| p ^ x)
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -52,7 +58,10 @@ pub fn verify(token: &str, submitted: &str) -> bool {
 
 /// `csrf_token_` + hex SHA-256 of the public base URL, as Kratos names the cookie.
 pub fn cookie_name(public_base_url: &str) -> String {
-    format!("csrf_token_{}", crate::crypto::hex(&Sha256::digest(public_base_url.as_bytes())))
+    format!(
+        "csrf_token_{}",
+        crate::crypto::hex(&Sha256::digest(public_base_url.as_bytes()))
+    )
 }
 
 /// A cookie value is usable only if it decodes to a 32-byte token.

@@ -14,11 +14,11 @@ use crate::config::{ConfigSource, EndpointConfig, Settings};
 use crate::courier::{Courier, Worker};
 use crate::crypto::Keyring;
 use crate::flow::verification::VerificationService;
-use crate::ratelimit::RateLimiter;
 use crate::hash::PasswordHasher;
 use crate::http;
 use crate::identity::IdentityService;
 use crate::persistence::Store;
+use crate::ratelimit::RateLimiter;
 use crate::schema::SchemaRegistry;
 
 /// Everything a request handler may need, built once at start.
@@ -126,8 +126,9 @@ impl Application {
         courier.log_start(&urls.admin);
         let public_limit = settings.serve.public.request_body_limit;
         let admin_limit = settings.serve.admin.request_body_limit;
-        let trusted_proxies = crate::http::client_ip::parse_trusted(&settings.serve.public.trusted_proxies)
-            .map_err(|e| anyhow::anyhow!("serve.public.trusted_proxies: {e}"))?;
+        let trusted_proxies =
+            crate::http::client_ip::parse_trusted(&settings.serve.public.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("serve.public.trusted_proxies: {e}"))?;
         let settings = Arc::new(settings);
         let limiter = RateLimiter::new(
             store.clone(),

@@ -23,11 +23,21 @@ pub struct Text {
 }
 
 fn info(id: u32, text: &str) -> Text {
-    Text { id, text: text.into(), kind: TextType::Info, context: None }
+    Text {
+        id,
+        text: text.into(),
+        kind: TextType::Info,
+        context: None,
+    }
 }
 
 fn error(id: u32, text: impl Into<String>, context: Option<Value>) -> Text {
-    Text { id, text: text.into(), kind: TextType::Error, context }
+    Text {
+        id,
+        text: text.into(),
+        kind: TextType::Error,
+        context,
+    }
 }
 
 // Node labels (1070xxx).
@@ -55,7 +65,10 @@ pub fn verification_link_sent() -> Text {
     )
 }
 pub fn verification_email_verified() -> Text {
-    Text { kind: TextType::Success, ..info(1080002, "You successfully verified your email address.") }
+    Text {
+        kind: TextType::Success,
+        ..info(1080002, "You successfully verified your email address.")
+    }
 }
 pub fn verification_code_sent_email() -> Text {
     info(
@@ -70,16 +83,30 @@ pub fn verification_code_sent_sms() -> Text {
     )
 }
 pub fn verification_phone_verified() -> Text {
-    Text { kind: TextType::Success, ..info(1080005, "You successfully verified your phone number.") }
+    Text {
+        kind: TextType::Success,
+        ..info(1080005, "You successfully verified your phone number.")
+    }
 }
 pub fn verification_token_invalid() -> Text {
-    error(4070001, "The verification token is invalid or has already been used. Please retry the flow.", None)
+    error(
+        4070001,
+        "The verification token is invalid or has already been used. Please retry the flow.",
+        None,
+    )
 }
 pub fn verification_already_done() -> Text {
-    error(4070002, "The request was already completed successfully and can not be retried.", None)
+    error(
+        4070002,
+        "The request was already completed successfully and can not be retried.",
+        None,
+    )
 }
 /// 4070005: `minutes` since the flow (or code) expired, printed with two decimals.
-pub fn verification_expired(expired_at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> Text {
+pub fn verification_expired(
+    expired_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Text {
     let minutes = (now - expired_at).num_milliseconds().max(0) as f64 / 60_000.0;
     error(
         4070005,
@@ -88,10 +115,18 @@ pub fn verification_expired(expired_at: chrono::DateTime<chrono::Utc>, now: chro
     )
 }
 pub fn verification_code_invalid() -> Text {
-    error(4070006, "The verification code is invalid or has already been used. Please try again.", None)
+    error(
+        4070006,
+        "The verification code is invalid or has already been used. Please try again.",
+        None,
+    )
 }
 pub fn no_strategy_verification() -> Text {
-    error(4010006, "Could not find a strategy to verify your account with. Did you fill out the form correctly?", None)
+    error(
+        4010006,
+        "Could not find a strategy to verify your account with. Did you fill out the form correctly?",
+        None,
+    )
 }
 
 // Generic validation (4000xxx).
@@ -100,13 +135,25 @@ pub fn reason(text: impl Into<String>) -> Text {
     error(4000001, text.clone(), Some(json!({"reason": text})))
 }
 pub fn missing_property(property: &str) -> Text {
-    error(4000002, format!("Property {property} is missing."), Some(json!({"property": property})))
+    error(
+        4000002,
+        format!("Property {property} is missing."),
+        Some(json!({"property": property})),
+    )
 }
 pub fn invalid_email(value: &str) -> Text {
-    error(4000040, "Enter a valid email address", Some(json!({"value": value})))
+    error(
+        4000040,
+        "Enter a valid email address",
+        Some(json!({"value": value})),
+    )
 }
 pub fn invalid_phone(value: &str) -> Text {
-    error(4000041, "Enter a valid phone number", Some(json!({"value": value})))
+    error(
+        4000041,
+        "Enter a valid phone number",
+        Some(json!({"value": value})),
+    )
 }
 pub fn submitted_too_often() -> Text {
     reason("The request was submitted too often. Please request another code.")

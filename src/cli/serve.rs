@@ -69,9 +69,15 @@ fn print_dev_banner(urls: &crate::startup::Urls) {
     println!("  Verity is running in development mode.");
     println!("  Public API:  {}", urls.public);
     println!("  Admin API:   {}", urls.admin);
-    println!("  Dev inbox:   {}admin/dev/inbox   (emails and SMS land here)", urls.admin);
+    println!(
+        "  Dev inbox:   {}admin/dev/inbox   (emails and SMS land here)",
+        urls.admin
+    );
     println!("  Try:         curl {}admin/identities", urls.admin);
-    println!("               curl {}self-service/verification/api", urls.public);
+    println!(
+        "               curl {}self-service/verification/api",
+        urls.public
+    );
     println!("  Guide:       README.md, \"Verifying an email address or phone number\"");
     println!();
 }

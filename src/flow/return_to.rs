@@ -13,7 +13,10 @@ pub fn check(raw: &str, allowed: &[Url]) -> Result<Url, ReturnToForbidden> {
         return Err(forbidden());
     }
     let url = Url::parse(raw).map_err(|_| forbidden())?;
-    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(forbidden());
     }
     let path = url.path();
@@ -23,7 +26,8 @@ pub fn check(raw: &str, allowed: &[Url]) -> Result<Url, ReturnToForbidden> {
     }
     let ok = allowed.iter().any(|a| {
         a.scheme() == url.scheme()
-            && a.host_str().map(str::to_ascii_lowercase) == url.host_str().map(str::to_ascii_lowercase)
+            && a.host_str().map(str::to_ascii_lowercase)
+                == url.host_str().map(str::to_ascii_lowercase)
             && a.port_or_known_default() == url.port_or_known_default()
             && path_within(a.path(), path)
     });

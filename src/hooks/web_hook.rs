@@ -75,14 +75,20 @@ impl std::fmt::Debug for WebHook {
 
 impl WebHook {
     pub fn from_config(cfg: &Value, base_dir: Option<&std::path::Path>) -> Result<Self, HookError> {
-        let raw: Raw = serde_json::from_value(cfg.clone()).map_err(|e| HookError::Config(e.to_string()))?;
+        let raw: Raw =
+            serde_json::from_value(cfg.clone()).map_err(|e| HookError::Config(e.to_string()))?;
         if !raw.url.starts_with("http://") && !raw.url.starts_with("https://") {
-            return Err(HookError::Config(format!("url must be http(s), got {:?}", raw.url)));
+            return Err(HookError::Config(format!(
+                "url must be http(s), got {:?}",
+                raw.url
+            )));
         }
         let method = reqwest::Method::from_bytes(raw.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| HookError::Config(format!("unknown method {:?}", raw.method)))?;
         let body = match raw.body.as_deref() {
-            Some(src) => crate::courier::templates::read_source(src, base_dir).map_err(HookError::Config)?,
+            Some(src) => {
+                crate::courier::templates::read_source(src, base_dir).map_err(HookError::Config)?
+            }
             None => DEFAULT_BODY.to_owned(),
         };
         let client = reqwest::Client::builder()
@@ -90,7 +96,12 @@ impl WebHook {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| HookError::Config(e.to_string()))?;
-        let _ = (raw.can_interrupt, raw.emit_analytics_event, raw.id, raw.response.as_ref().map(|r| r.parse));
+        let _ = (
+            raw.can_interrupt,
+            raw.emit_analytics_event,
+            raw.id,
+            raw.response.as_ref().map(|r| r.parse),
+        );
         Ok(Self {
             url: raw.url,
             method,
@@ -117,24 +128,45 @@ impl WebHook {
     }
 
     async fn call(&self, ctx: Value) -> Result<(), HookError> {
-        let body = jsonnet::evaluate_async(self.body.clone(), ctx).await.map_err(HookError::Failed)?;
-        let mut req = self.client.request(self.method.clone(), &self.url).json(&body);
+        let body = jsonnet::evaluate_async(self.body.clone(), ctx)
+            .await
+            .map_err(HookError::Failed)?;
+        let mut req = self
+            .client
+            .request(self.method.clone(), &self.url)
+            .json(&body);
         for (k, v) in &self.headers {
             req = req.header(k, v);
         }
         req = match &self.auth {
             None => req,
-            Some(ChannelAuth::BasicAuth { user, password }) => req.basic_auth(user, Some(password.expose())),
-            Some(ChannelAuth::ApiKey { name, value, location }) if location == "cookie" => {
-                req.header(reqwest::header::COOKIE, format!("{name}={}", Sensitive::expose(value)))
+            Some(ChannelAuth::BasicAuth { user, password }) => {
+                req.basic_auth(user, Some(password.expose()))
             }
-            Some(ChannelAuth::ApiKey { name, value, .. }) => req.header(name.as_str(), value.expose()),
+            Some(ChannelAuth::ApiKey {
+                name,
+                value,
+                location,
+            }) if location == "cookie" => req.header(
+                reqwest::header::COOKIE,
+                format!("{name}={}", Sensitive::expose(value)),
+            ),
+            Some(ChannelAuth::ApiKey { name, value, .. }) => {
+                req.header(name.as_str(), value.expose())
+            }
         };
-        let resp = req.send().await.map_err(|e| HookError::Failed(format!("{} unreachable: {e}", self.url)))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| HookError::Failed(format!("{} unreachable: {e}", self.url)))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(HookError::Failed(format!("{} answered {}", self.url, resp.status())))
+            Err(HookError::Failed(format!(
+                "{} answered {}",
+                self.url,
+                resp.status()
+            )))
         }
     }
 }
@@ -165,18 +197,30 @@ mod tests {
             None,
         )
         .unwrap();
-        hook.run(json!({"flow": {}, "identity": {"traits": {"email": "a@b.io"}}})).await.unwrap();
+        hook.run(json!({"flow": {}, "identity": {"traits": {"email": "a@b.io"}}}))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
     async fn a_failing_hook_is_an_error_and_bad_config_is_refused() {
         crate::install_crypto_provider();
         let server = MockServer::start().await;
-        Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
         let hook = WebHook::from_config(&json!({"url": server.uri()}), None).unwrap();
         assert!(hook.run(json!({"flow": {}, "identity": {}})).await.is_err());
         assert!(WebHook::from_config(&json!({"url": "ftp://x"}), None).is_err());
-        let broken = WebHook::from_config(&json!({"url": server.uri(), "body": "function(ctx) {"}), None).unwrap();
-        assert!(broken.run(json!({})).await.is_err(), "a broken template fails the step");
+        let broken = WebHook::from_config(
+            &json!({"url": server.uri(), "body": "function(ctx) {"}),
+            None,
+        )
+        .unwrap();
+        assert!(
+            broken.run(json!({})).await.is_err(),
+            "a broken template fails the step"
+        );
     }
 }

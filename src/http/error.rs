@@ -134,7 +134,9 @@ impl ResponseError for ApiError {
         if let Some(id) = self.id.and_then(|id| HeaderValue::from_str(id).ok()) {
             resp.insert_header(("Ory-Error-Id", id));
         }
-        let retry = self.retry_after.or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        let retry = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
         if let Some(secs) = retry {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }

@@ -2,12 +2,12 @@
 //! Only this layer knows actix, status codes and content negotiation.
 
 mod admin;
-pub mod error;
 pub mod client_ip;
+pub mod error;
 mod health;
 pub mod negotiate;
-mod public;
 mod pagination;
+mod public;
 mod schemas;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};

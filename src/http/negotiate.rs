@@ -54,11 +54,21 @@ pub fn is_json_request(req: &HttpRequest) -> bool {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
     if content_type_json {
         return true;
     }
-    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     negotiate(accept) == "application/json"
@@ -84,18 +94,33 @@ mod tests {
     fn classifies_like_kratos() {
         assert!(!json(None, None), "no Accept is a browser");
         assert!(!json(Some("*/*"), None), "curl's default is a browser");
-        assert!(!json(Some("text/html,application/xhtml+xml,*/*;q=0.8"), None));
+        assert!(!json(
+            Some("text/html,application/xhtml+xml,*/*;q=0.8"),
+            None
+        ));
         assert!(json(Some("application/json"), None));
         assert!(json(Some("application/json, text/plain, */*"), None));
-        assert!(!json(Some("text/html, application/json"), None), "HTML wins ties");
+        assert!(
+            !json(Some("text/html, application/json"), None),
+            "HTML wins ties"
+        );
         assert!(json(None, Some("application/json")));
         assert!(json(None, Some("application/json; charset=utf-8")));
         assert!(!json(None, Some("application/x-www-form-urlencoded")));
-        assert!(json(Some("application/json, text/plain, */*"), None), "axios's default");
+        assert!(
+            json(Some("application/json, text/plain, */*"), None),
+            "axios's default"
+        );
         assert!(json(Some("text/html;q=0.8, application/json"), None));
         assert!(!json(Some("application/json;q=0.5, text/html"), None));
-        assert!(json(Some("text/*, application/json"), None), "exact beats type/*");
-        assert!(!json(Some("text/plain"), None), "no match: the HTML default");
+        assert!(
+            json(Some("text/*, application/json"), None),
+            "exact beats type/*"
+        );
+        assert!(
+            !json(Some("text/plain"), None),
+            "no match: the HTML default"
+        );
         assert!(!json(Some("application/json;q=0"), None));
     }
 }

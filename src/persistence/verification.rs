@@ -22,7 +22,10 @@ pub struct NewChallenge {
 
 impl std::fmt::Debug for NewChallenge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewChallenge").field("id", &self.id).field("method", &self.method).finish_non_exhaustive()
+        f.debug_struct("NewChallenge")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,11 +50,15 @@ pub enum CodeUse {
     Completed,
     /// No challenge of this flow matches (wrong code, replaced by a resend, never sent).
     NoMatch,
-    Expired { expired_at: DateTime<Utc> },
+    Expired {
+        expired_at: DateTime<Utc>,
+    },
     /// Matched, but already consumed (only reachable through a race).
     AlreadyUsed,
     /// Consumed now; the address (if known) is verified and the flow saved as passed.
-    Verified { via: Via },
+    Verified {
+        via: Via,
+    },
 }
 
 /// What a code submission needs: the flow as it should be saved for each ending.
@@ -70,11 +77,18 @@ impl Store {
     pub async fn insert_verification_flow(&self, f: &VerificationFlow) -> Result<(), StoreError> {
         dispatch!(self, insert_flow(f))
     }
-    pub async fn get_verification_flow(&self, id: Uuid) -> Result<Option<VerificationFlow>, StoreError> {
+    pub async fn get_verification_flow(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<VerificationFlow>, StoreError> {
         dispatch!(self, get_flow(id))
     }
     /// Saves state, UI, method and CSRF token of a flow (not its counters).
-    pub async fn update_verification_flow(&self, f: &VerificationFlow, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn update_verification_flow(
+        &self,
+        f: &VerificationFlow,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         dispatch!(self, update_flow(f, now))
     }
     /// `false` when the flow already used its sends or has passed; nothing is written then.
@@ -108,7 +122,8 @@ const COUNT_SUBMISSION: &str = r#"UPDATE selfservice_verification_flows
     SET submit_count = submit_count + 1 WHERE id = $1 RETURNING submit_count, state"#;
 const SELECT_CHALLENGES: &str = r#"SELECT id, secret_hmac, verifiable_address_id, via, expires_at, used_at
     FROM identity_verification_challenges WHERE flow_id = $1 AND method = $2"#;
-const CONSUME: &str = "UPDATE identity_verification_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
+const CONSUME: &str =
+    "UPDATE identity_verification_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
 const VERIFY_ADDRESS: &str = r#"UPDATE identity_verifiable_addresses
     SET verified = TRUE, verified_at = $2, status = 'completed', updated_at = $2 WHERE id = $1"#;
 
@@ -295,10 +310,26 @@ const FIND_ADDRESS: &str = r#"SELECT a.id AS address_id, a.identity_id, i.schema
 
 impl Store {
     /// One query whether or not the address exists, so both paths cost the same.
-    pub async fn find_address_owner(&self, via: Via, value: &str) -> Result<Option<AddressOwner>, StoreError> {
+    pub async fn find_address_owner(
+        &self,
+        via: Via,
+        value: &str,
+    ) -> Result<Option<AddressOwner>, StoreError> {
         Ok(match self {
-            Store::Postgres(p) => sqlx::query_as(FIND_ADDRESS).bind(via.as_str()).bind(value).fetch_optional(p).await?,
-            Store::Sqlite(p) => sqlx::query_as(FIND_ADDRESS).bind(via.as_str()).bind(value).fetch_optional(p).await?,
+            Store::Postgres(p) => {
+                sqlx::query_as(FIND_ADDRESS)
+                    .bind(via.as_str())
+                    .bind(value)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Store::Sqlite(p) => {
+                sqlx::query_as(FIND_ADDRESS)
+                    .bind(via.as_str())
+                    .bind(value)
+                    .fetch_optional(p)
+                    .await?
+            }
         })
     }
 }

@@ -30,7 +30,9 @@ pub(super) struct FlowRow {
 
 impl FlowRow {
     pub(super) fn into_flow(self) -> Result<VerificationFlow, StoreError> {
-        let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("unknown verification flow {what} {v:?}"));
+        let corrupt = |what: &str, v: &str| {
+            StoreError::Corrupt(format!("unknown verification flow {what} {v:?}"))
+        };
         Ok(VerificationFlow {
             id: self.id,
             kind: FlowType::parse(&self.kind).ok_or_else(|| corrupt("type", &self.kind))?,

@@ -108,7 +108,10 @@ async fn admin_port_redirects_self_service_paths_to_public() {
     let app = spawn_app().await;
     let resp = app
         .http
-        .get(format!("{}/self-service/verification/api?return_to=x", app.admin))
+        .get(format!(
+            "{}/self-service/verification/api?return_to=x",
+            app.admin
+        ))
         .send()
         .await
         .unwrap();

@@ -92,7 +92,6 @@ pub async fn spawn_postgres_with(tweak: impl FnOnce(&mut Settings)) -> Option<Te
     Some(start(settings, None, Some((url, schema))).await)
 }
 
-
 async fn start(
     settings: Settings,
     dir: Option<TempDir>,

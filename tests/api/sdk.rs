@@ -10,9 +10,15 @@ fn sdk_dir() -> std::path::PathBuf {
 #[tokio::test]
 async fn ory_javascript_sdk_verifies_an_email() {
     let ready = sdk_dir().join("node_modules/@ory/client-fetch").exists()
-        && std::process::Command::new("node").arg("--version").output().is_ok();
+        && std::process::Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok();
     if !ready {
-        assert!(std::env::var("CI").is_err(), "CI must run the SDK test: install node and run `npm ci` in tests/sdk");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the SDK test: install node and run `npm ci` in tests/sdk"
+        );
         eprintln!("\n*** SKIPPED: the Ory SDK test needs node and `npm ci` in tests/sdk ***\n");
         return;
     }

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::FlowType;
 use super::ui::Ui;
 
-pub use nodes::{sent_ui, success_ui, choose_method_ui};
+pub use nodes::{choose_method_ui, sent_ui, success_ui};
 pub use outcome::{Outcome, VerificationError};
-pub use service::{BrowserSignal, SubmitContext, Submission, VerificationService};
+pub use service::{BrowserSignal, Submission, SubmitContext, VerificationService};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,7 +107,10 @@ impl VerificationFlow {
                 self.active = Some(method);
                 Ok(())
             }
-            State::PassedChallenge => Err(IllegalTransition { from: self.state, to: State::SentEmail }),
+            State::PassedChallenge => Err(IllegalTransition {
+                from: self.state,
+                to: State::SentEmail,
+            }),
         }
     }
 
@@ -118,7 +121,10 @@ impl VerificationFlow {
                 self.state = State::PassedChallenge;
                 Ok(())
             }
-            State::PassedChallenge => Err(IllegalTransition { from: self.state, to: State::PassedChallenge }),
+            State::PassedChallenge => Err(IllegalTransition {
+                from: self.state,
+                to: State::PassedChallenge,
+            }),
         }
     }
 
@@ -159,7 +165,12 @@ mod tests {
             request_url: "http://x/".into(),
             return_to: None,
             csrf_token: String::new(),
-            ui: Ui { action: "a".into(), method: "POST".into(), nodes: vec![], messages: vec![] },
+            ui: Ui {
+                action: "a".into(),
+                method: "POST".into(),
+                nodes: vec![],
+                messages: vec![],
+            },
             submit_count: 0,
             send_count: 0,
             issued_at: now,
@@ -176,7 +187,10 @@ mod tests {
         f.sent(Method::Code).unwrap();
         f.passed().unwrap();
         assert_eq!(f.state, State::PassedChallenge);
-        assert!(f.sent(Method::Code).is_err(), "a finished flow cannot send again");
+        assert!(
+            f.sent(Method::Code).is_err(),
+            "a finished flow cannot send again"
+        );
         assert!(f.passed().is_err(), "nor pass twice");
     }
 

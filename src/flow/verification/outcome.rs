@@ -21,7 +21,10 @@ pub enum Outcome {
     /// browser flows and to the flow's JSON for api flows.
     Restarted { new: VerificationFlow },
     /// The code had expired: a new flow; JSON clients get 410 `self_service_flow_expired`.
-    CodeExpired { new: VerificationFlow, expired_at: DateTime<Utc> },
+    CodeExpired {
+        new: VerificationFlow,
+        expired_at: DateTime<Utc>,
+    },
     /// The flow itself had expired before the submission: a new flow of the same type.
     FlowExpired { new: VerificationFlow },
     /// A link from a message was opened (`?code=` prefill or a bad `?token=`): always a
@@ -33,7 +36,9 @@ pub enum Outcome {
 pub enum VerificationError {
     #[error("Verification is not allowed because it was disabled.")]
     Disabled,
-    #[error("The active verification strategy {0} is not enabled. Please enable it in the configuration.")]
+    #[error(
+        "The active verification strategy {0} is not enabled. Please enable it in the configuration."
+    )]
     StrategyDisabled(&'static str),
     #[error("The verification request could not be found. Please restart the flow.")]
     NotFound,

@@ -128,7 +128,16 @@ impl VerificationService {
             .collect();
         allowed_return.extend(Url::parse(&settings.selfservice.default_browser_return_url).ok());
         allowed_return.push(public.clone());
-        Self { store, courier, keyring, settings, public, ui_url, allowed_return, limiter }
+        Self {
+            store,
+            courier,
+            keyring,
+            settings,
+            public,
+            ui_url,
+            allowed_return,
+            limiter,
+        }
     }
 
     pub(super) fn cfg(&self) -> &crate::config::VerificationFlowConfig {
@@ -208,7 +217,12 @@ impl VerificationService {
         let id = Uuid::new_v4();
         let method = self.primary();
         let masked = (kind == FlowType::Browser).then(|| crate::csrf::mask(&csrf));
-        let mut ui = choose_method_ui(&self.action(id), method, masked.as_deref(), self.phone_allowed());
+        let mut ui = choose_method_ui(
+            &self.action(id),
+            method,
+            masked.as_deref(),
+            self.phone_allowed(),
+        );
         ui.messages = messages;
         VerificationFlow {
             id,
@@ -229,14 +243,30 @@ impl VerificationService {
 
     /// A new flow replacing `old` (same type, request URL and return_to), showing `message`,
     /// bound to the requesting browser's CSRF token.
-    pub(super) async fn renew(&self, old: &VerificationFlow, ctx: &SubmitContext, message: Text, now: DateTime<Utc>) -> Result<VerificationFlow, VerificationError> {
-        let flow = self.fresh(old.kind, old.request_url.clone(), old.return_to.clone(), ctx.csrf_for(old), vec![message], now);
+    pub(super) async fn renew(
+        &self,
+        old: &VerificationFlow,
+        ctx: &SubmitContext,
+        message: Text,
+        now: DateTime<Utc>,
+    ) -> Result<VerificationFlow, VerificationError> {
+        let flow = self.fresh(
+            old.kind,
+            old.request_url.clone(),
+            old.return_to.clone(),
+            ctx.csrf_for(old),
+            vec![message],
+            now,
+        );
         self.store.insert_verification_flow(&flow).await?;
         Ok(flow)
     }
 
     pub async fn get(&self, id: Uuid) -> Result<VerificationFlow, VerificationError> {
-        self.store.get_verification_flow(id).await?.ok_or(VerificationError::NotFound)
+        self.store
+            .get_verification_flow(id)
+            .await?
+            .ok_or(VerificationError::NotFound)
     }
 
     /// Where "Continue" leads after success: the flow's return_to, else the configured defaults.
@@ -247,7 +277,10 @@ impl VerificationService {
             .unwrap_or_else(|| self.settings.selfservice.default_browser_return_url.clone())
     }
 
-    pub(super) fn outcome_show(flow: VerificationFlow, status: u16) -> Result<Outcome, VerificationError> {
+    pub(super) fn outcome_show(
+        flow: VerificationFlow,
+        status: u16,
+    ) -> Result<Outcome, VerificationError> {
         Ok(Outcome::Show { flow, status })
     }
 }

@@ -7,12 +7,15 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::service::SubmitContext;
-use super::{Method, Outcome, State, Submission, VerificationError, VerificationFlow, VerificationService, sent_ui, success_ui};
+use super::{
+    Method, Outcome, State, Submission, VerificationError, VerificationFlow, VerificationService,
+    sent_ui, success_ui,
+};
 use crate::config::CodeAlphabet;
 use crate::courier::TemplateKind;
 use crate::flow::FlowType;
-use crate::persistence::verification::{CodeUse, NewChallenge, Send, UseCode};
 use crate::persistence::Channel;
+use crate::persistence::verification::{CodeUse, NewChallenge, Send, UseCode};
 use crate::ratelimit::Rule;
 use crate::schema::{Via, normalize_email, normalize_phone};
 use crate::text;
@@ -34,21 +37,38 @@ pub fn generate_code(length: usize, alphabet: CodeAlphabet) -> String {
         CodeAlphabet::Alphanumeric => ALNUM,
     };
     let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
-    (0..length).map(|_| chars[rng.random_range(0..chars.len())] as char).collect()
+    (0..length)
+        .map(|_| chars[rng.random_range(0..chars.len())] as char)
+        .collect()
 }
 
 fn generate_token() -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
-    (0..LINK_TOKEN_LEN).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect()
+    (0..LINK_TOKEN_LEN)
+        .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)
+        .collect()
 }
 
 impl VerificationService {
-    pub async fn submit(&self, id: Uuid, sub: Submission, ctx: SubmitContext, now: DateTime<Utc>) -> Result<Outcome, VerificationError> {
+    pub async fn submit(
+        &self,
+        id: Uuid,
+        sub: Submission,
+        ctx: SubmitContext,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, VerificationError> {
         let mut flow = self.get(id).await?;
         flow.transient_payload = sub.transient_payload.clone();
         if flow.is_expired(now) {
-            let new = self.renew(&flow, &ctx, text::verification_expired(flow.expires_at, now), now).await?;
+            let new = self
+                .renew(
+                    &flow,
+                    &ctx,
+                    text::verification_expired(flow.expires_at, now),
+                    now,
+                )
+                .await?;
             return Ok(Outcome::FlowExpired { new });
         }
         // A link token is tried before the state is looked at (Kratos's link strategy): a
@@ -57,7 +77,9 @@ impl VerificationService {
             return self.use_link(flow, token, &ctx, now).await;
         }
         if flow.state == State::PassedChallenge {
-            let new = self.renew(&flow, &ctx, text::verification_already_done(), now).await?;
+            let new = self
+                .renew(&flow, &ctx, text::verification_already_done(), now)
+                .await?;
             return Ok(match flow.active {
                 Some(Method::Link) => Outcome::Restarted { new },
                 _ => Outcome::Completed { new },
@@ -69,7 +91,10 @@ impl VerificationService {
                 Some(m) => m,
                 None => {
                     clear_messages(&mut flow);
-                    flow.ui.add_message(Some("method"), text::reason(r#"value must be one of "code", "link""#));
+                    flow.ui.add_message(
+                        Some("method"),
+                        text::reason(r#"value must be one of "code", "link""#),
+                    );
                     return self.show_error(flow, now).await;
                 }
             },
@@ -91,26 +116,41 @@ impl VerificationService {
                 Ok(Outcome::LinkRedirect { flow })
             }
             (true, None, _) => Ok(Outcome::LinkRedirect { flow }),
-            (false, Some(code), _) if method == Method::Code => self.use_code(flow, code, &ctx, now).await,
+            (false, Some(code), _) if method == Method::Code => {
+                self.use_code(flow, code, &ctx, now).await
+            }
             (false, _, Some(address)) if !address.trim().is_empty() => {
-                self.send(flow, method, address, sub.csrf_token.as_deref(), &ctx, now).await
+                self.send(flow, method, address, sub.csrf_token.as_deref(), &ctx, now)
+                    .await
             }
             _ => {
                 clear_messages(&mut flow);
-                flow.ui.add_message(Some("email"), text::missing_property("email"));
+                flow.ui
+                    .add_message(Some("email"), text::missing_property("email"));
                 self.show_error(flow, now).await
             }
         }
     }
 
     /// A form error: the flow with its messages, 400 for JSON clients.
-    async fn show_error(&self, flow: VerificationFlow, now: DateTime<Utc>) -> Result<Outcome, VerificationError> {
+    async fn show_error(
+        &self,
+        flow: VerificationFlow,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, VerificationError> {
         self.store.update_verification_flow(&flow, now).await?;
         Self::outcome_show(flow, 400)
     }
 
-    async fn limit(&self, rule: Rule, subject: &str, now: DateTime<Utc>) -> Result<(), VerificationError> {
-        let Some(limiter) = &self.limiter else { return Ok(()) };
+    async fn limit(
+        &self,
+        rule: Rule,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), VerificationError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
         match limiter.hit(rule, subject, now).await? {
             Ok(()) => Ok(()),
             Err(limited) => Err(VerificationError::RateLimited(limited.retry_after)),
@@ -128,9 +168,15 @@ impl VerificationService {
     ) -> Result<Outcome, VerificationError> {
         match (flow.kind, ctx.browser_signal) {
             (FlowType::Browser, _) => {
-                let cookie = ctx.csrf_cookie.as_deref().ok_or(VerificationError::Csrf("the CSRF cookie is missing"))?;
-                let submitted = csrf.ok_or(VerificationError::Csrf("the csrf_token field is missing"))?;
-                if !crate::csrf::verify(cookie, submitted) || !crate::csrf::verify(&flow.csrf_token, cookie) {
+                let cookie = ctx
+                    .csrf_cookie
+                    .as_deref()
+                    .ok_or(VerificationError::Csrf("the CSRF cookie is missing"))?;
+                let submitted =
+                    csrf.ok_or(VerificationError::Csrf("the csrf_token field is missing"))?;
+                if !crate::csrf::verify(cookie, submitted)
+                    || !crate::csrf::verify(&flow.csrf_token, cookie)
+                {
                     return Err(VerificationError::Csrf("the CSRF token does not match"));
                 }
             }
@@ -145,13 +191,21 @@ impl VerificationService {
         }
         // An address without `@` is a phone number (Kratos master), when SMS can be sent.
         let as_phone = method == Method::Code && !raw.contains('@') && self.phone_allowed();
-        let parsed = if as_phone { normalize_phone(raw).map(|v| (Via::Sms, v)) } else { normalize_email(raw).map(|v| (Via::Email, v)) };
+        let parsed = if as_phone {
+            normalize_phone(raw).map(|v| (Via::Sms, v))
+        } else {
+            normalize_email(raw).map(|v| (Via::Email, v))
+        };
         let (via, address) = match parsed {
             Ok(p) => p,
             Err(_) => {
                 clear_messages(&mut flow);
                 flow.ui.set_value("email", json!(raw));
-                let message = if as_phone { text::invalid_phone(raw) } else { text::invalid_email(raw) };
+                let message = if as_phone {
+                    text::invalid_phone(raw)
+                } else {
+                    text::invalid_email(raw)
+                };
                 flow.ui.add_message(Some("email"), message);
                 return self.show_error(flow, now).await;
             }
@@ -166,16 +220,26 @@ impl VerificationService {
             self.limit(Rule::SendPerIp, client, now).await?;
         }
         // Keyed by the submitted address, known or not, so limits reveal nothing.
-        self.limit(Rule::VerificationSendPerAddressShort, &address, now).await?;
-        self.limit(Rule::VerificationSendPerAddressDay, &address, now).await?;
+        self.limit(Rule::VerificationSendPerAddressShort, &address, now)
+            .await?;
+        self.limit(Rule::VerificationSendPerAddressDay, &address, now)
+            .await?;
 
         let owner = self.store.find_address_owner(via, &address).await?;
         let (secret, lifespan) = match method {
-            Method::Code => (generate_code(code_cfg.length, code_cfg.alphabet), code_cfg.lifespan),
-            Method::Link => (generate_token(), self.settings.selfservice.methods.link.config.lifespan),
+            Method::Code => (
+                generate_code(code_cfg.length, code_cfg.alphabet),
+                code_cfg.lifespan,
+            ),
+            Method::Link => (
+                generate_token(),
+                self.settings.selfservice.methods.link.config.lifespan,
+            ),
         };
         let expires_at = now + lifespan.chrono();
-        let secret_hmac = self.keyring.sign_hex(HMAC_PURPOSE, &secret_input(flow.id, &secret));
+        let secret_hmac = self
+            .keyring
+            .sign_hex(HMAC_PURPOSE, &secret_input(flow.id, &secret));
         let channel = match via {
             Via::Email => Channel::Email,
             Via::Sms => Channel::Sms,
@@ -188,30 +252,53 @@ impl VerificationService {
         });
         let kind = match (&owner, method) {
             (Some(o), _) => {
-                data["identity"] = json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
+                data["identity"] =
+                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
                 if method == Method::Code {
                     data["verification_code"] = json!(secret);
-                    data["verification_url"] = json!(format!("{}self-service/verification?code={secret}&flow={}", self.public, flow.id));
+                    data["verification_url"] = json!(format!(
+                        "{}self-service/verification?code={secret}&flow={}",
+                        self.public, flow.id
+                    ));
                     Some(TemplateKind::VerificationCodeValid)
                 } else {
-                    data["verification_url"] = json!(format!("{}self-service/verification?flow={}&token={secret}", self.public, flow.id));
+                    data["verification_url"] = json!(format!(
+                        "{}self-service/verification?flow={}&token={secret}",
+                        self.public, flow.id
+                    ));
                     Some(TemplateKind::VerificationValid)
                 }
             }
             // Unknown address: optionally tell the mailbox someone tried; never an SMS.
-            (None, _) if self.cfg().notify_unknown_recipients && via == Via::Email => Some(match method {
-                Method::Code => TemplateKind::VerificationCodeInvalid,
-                Method::Link => TemplateKind::VerificationInvalid,
-            }),
+            (None, _) if self.cfg().notify_unknown_recipients && via == Via::Email => {
+                Some(match method {
+                    Method::Code => TemplateKind::VerificationCodeInvalid,
+                    Method::Link => TemplateKind::VerificationInvalid,
+                })
+            }
             (None, _) => None,
         };
         let message = match kind {
-            Some(k) => Some(self.courier.compose(channel, &address, k, &data, Some(expires_at), now)?),
+            Some(k) => {
+                Some(
+                    self.courier
+                        .compose(channel, &address, k, &data, Some(expires_at), now)?,
+                )
+            }
             None => None,
         };
-        flow.sent(method).map_err(|e| VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string())))?;
+        flow.sent(method).map_err(|e| {
+            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
+        })?;
         let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
-        flow.ui = sent_ui(&self.action(flow.id), method, masked.as_deref(), &address, via, self.phone_allowed());
+        flow.ui = sent_ui(
+            &self.action(flow.id),
+            method,
+            masked.as_deref(),
+            &address,
+            via,
+            self.phone_allowed(),
+        );
         let challenge = NewChallenge {
             id: Uuid::new_v4(),
             method: method.as_str(),
@@ -236,7 +323,9 @@ impl VerificationService {
         if !sent {
             // The sends were used up, or a concurrent code submission finished the flow.
             if self.get(flow.id).await?.state == State::PassedChallenge {
-                let new = self.renew(&flow, ctx, text::verification_already_done(), now).await?;
+                let new = self
+                    .renew(&flow, ctx, text::verification_already_done(), now)
+                    .await?;
                 return Ok(Outcome::Completed { new });
             }
             let new = self.renew(&flow, ctx, text::too_many_sends(), now).await?;
@@ -246,7 +335,13 @@ impl VerificationService {
         Self::outcome_show(flow, 200)
     }
 
-    async fn use_code(&self, flow: VerificationFlow, code: &str, ctx: &SubmitContext, now: DateTime<Utc>) -> Result<Outcome, VerificationError> {
+    async fn use_code(
+        &self,
+        flow: VerificationFlow,
+        code: &str,
+        ctx: &SubmitContext,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, VerificationError> {
         if let Some(client) = &ctx.client {
             self.limit(Rule::SubmitPerIp, client, now).await?;
         }
@@ -254,20 +349,40 @@ impl VerificationService {
         // is spent no code for the address is compared, right or wrong.
         if let Some(address) = flow_address(&flow)
             && let Some(limiter) = &self.limiter
-            && let Err(limited) = limiter.check(Rule::CodeFailuresPerAddressDay, &address, now).await?
+            && let Err(limited) = limiter
+                .check(Rule::CodeFailuresPerAddressDay, &address, now)
+                .await?
         {
             return Err(VerificationError::RateLimited(limited.retry_after));
         }
-        let max_submissions = i32::try_from(self.settings.selfservice.methods.code.config.max_submissions).unwrap_or(i32::MAX);
+        let max_submissions = i32::try_from(
+            self.settings
+                .selfservice
+                .methods
+                .code
+                .config
+                .max_submissions,
+        )
+        .unwrap_or(i32::MAX);
         let code = code.trim();
-        let candidates = self.keyring.candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, code));
+        let candidates = self
+            .keyring
+            .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, code));
         let via = sent_via(&flow);
         let mut success = flow.clone();
-        success.passed().map_err(|e| VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string())))?;
+        success.passed().map_err(|e| {
+            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
+        })?;
         // The finished flow belongs to the browser that finished it (Kratos's GetCSRFToken).
         success.csrf_token = ctx.csrf_for(&flow);
-        let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
-        success.ui = success_ui(&self.continue_url(&flow), Method::Code, masked.as_deref(), via);
+        let masked =
+            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
+        success.ui = success_ui(
+            &self.continue_url(&flow),
+            Method::Code,
+            masked.as_deref(),
+            via,
+        );
         let mut wrong = flow.clone();
         wrong.ui.messages = vec![text::verification_code_invalid()];
         wrong.ui.set_value("code", json!(""));
@@ -290,38 +405,80 @@ impl VerificationService {
                     && let Some(limiter) = &self.limiter
                 {
                     // Counted here, enforced by the check above.
-                    let _ = limiter.hit(Rule::CodeFailuresPerAddressDay, &address, now).await?;
+                    let _ = limiter
+                        .hit(Rule::CodeFailuresPerAddressDay, &address, now)
+                        .await?;
                 }
                 Self::outcome_show(wrong, 200)
             }
-            CodeUse::Completed => Ok(Outcome::Completed { new: self.renew(&flow, ctx, text::verification_already_done(), now).await? }),
-            CodeUse::TooManyAttempts => Ok(Outcome::Replaced { new: self.renew(&flow, ctx, text::submitted_too_often(), now).await? }),
-            CodeUse::AlreadyUsed => Ok(Outcome::Replaced { new: self.renew(&flow, ctx, text::code_already_used(), now).await? }),
+            CodeUse::Completed => Ok(Outcome::Completed {
+                new: self
+                    .renew(&flow, ctx, text::verification_already_done(), now)
+                    .await?,
+            }),
+            CodeUse::TooManyAttempts => Ok(Outcome::Replaced {
+                new: self
+                    .renew(&flow, ctx, text::submitted_too_often(), now)
+                    .await?,
+            }),
+            CodeUse::AlreadyUsed => Ok(Outcome::Replaced {
+                new: self
+                    .renew(&flow, ctx, text::code_already_used(), now)
+                    .await?,
+            }),
             CodeUse::Expired { expired_at } => {
-                let new = self.renew(&flow, ctx, text::verification_expired(expired_at, now), now).await?;
+                let new = self
+                    .renew(&flow, ctx, text::verification_expired(expired_at, now), now)
+                    .await?;
                 Ok(Outcome::CodeExpired { new, expired_at })
             }
         }
     }
 
-    async fn use_link(&self, flow: VerificationFlow, token: &str, ctx: &SubmitContext, now: DateTime<Utc>) -> Result<Outcome, VerificationError> {
+    async fn use_link(
+        &self,
+        flow: VerificationFlow,
+        token: &str,
+        ctx: &SubmitContext,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, VerificationError> {
         if flow.state == State::PassedChallenge {
-            let new = self.renew(&flow, ctx, text::verification_token_invalid(), now).await?;
+            let new = self
+                .renew(&flow, ctx, text::verification_token_invalid(), now)
+                .await?;
             return Ok(Outcome::LinkRedirect { flow: new });
         }
-        let candidates = self.keyring.candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, token));
+        let candidates = self
+            .keyring
+            .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, token));
         let mut success = flow.clone();
-        success.passed().map_err(|e| VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string())))?;
+        success.passed().map_err(|e| {
+            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
+        })?;
         // Bound to the browser that opened the link, so its UI can read the flow (Kratos #1547).
         success.csrf_token = ctx.csrf_for(&flow);
-        let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
-        success.ui = success_ui(&self.continue_url(&flow), Method::Link, masked.as_deref(), Via::Email);
+        let masked =
+            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
+        success.ui = success_ui(
+            &self.continue_url(&flow),
+            Method::Link,
+            masked.as_deref(),
+            Via::Email,
+        );
         let result = self
             .store
             .use_verification_code(UseCode {
                 flow_id: flow.id,
                 method: Method::Link.as_str(),
-                max_submissions: i32::try_from(self.settings.selfservice.methods.code.config.max_submissions).unwrap_or(i32::MAX),
+                max_submissions: i32::try_from(
+                    self.settings
+                        .selfservice
+                        .methods
+                        .code
+                        .config
+                        .max_submissions,
+                )
+                .unwrap_or(i32::MAX),
                 candidates: &candidates,
                 on_success: &success,
                 on_no_match: None,
@@ -331,10 +488,16 @@ impl VerificationService {
         match result {
             CodeUse::Verified { .. } => Ok(Outcome::LinkRedirect { flow: success }),
             CodeUse::Expired { expired_at } => {
-                let new = self.renew(&flow, ctx, text::verification_expired(expired_at, now), now).await?;
+                let new = self
+                    .renew(&flow, ctx, text::verification_expired(expired_at, now), now)
+                    .await?;
                 Ok(Outcome::LinkRedirect { flow: new })
             }
-            _ => Ok(Outcome::LinkRedirect { flow: self.renew(&flow, ctx, text::verification_token_invalid(), now).await? }),
+            _ => Ok(Outcome::LinkRedirect {
+                flow: self
+                    .renew(&flow, ctx, text::verification_token_invalid(), now)
+                    .await?,
+            }),
         }
     }
 }
@@ -352,13 +515,18 @@ fn clear_messages(flow: &mut VerificationFlow) {
 fn bind_csrf(flow: &mut VerificationFlow, ctx: &SubmitContext) {
     if flow.kind == FlowType::Browser {
         flow.csrf_token = ctx.csrf_for(flow);
-        flow.ui.set_value("csrf_token", json!(crate::csrf::mask(&flow.csrf_token)));
+        flow.ui
+            .set_value("csrf_token", json!(crate::csrf::mask(&flow.csrf_token)));
     }
 }
 
 /// The channel the last send used, read back from the Resend button and message id.
 fn sent_via(flow: &VerificationFlow) -> Via {
-    if flow.ui.messages.iter().any(|m| m.id == 1080004) { Via::Sms } else { Via::Email }
+    if flow.ui.messages.iter().any(|m| m.id == 1080004) {
+        Via::Sms
+    } else {
+        Via::Email
+    }
 }
 
 /// The address the flow last sent to (the Resend button's value).
@@ -366,7 +534,10 @@ fn flow_address(flow: &VerificationFlow) -> Option<String> {
     flow.ui
         .nodes
         .iter()
-        .find(|n| n.attributes.get("name").and_then(Value::as_str) == Some("email") && n.attributes.get("type").and_then(Value::as_str) == Some("submit"))
+        .find(|n| {
+            n.attributes.get("name").and_then(Value::as_str) == Some("email")
+                && n.attributes.get("type").and_then(Value::as_str) == Some("submit")
+        })
         .and_then(|n| n.attributes.get("value").and_then(Value::as_str))
         .map(str::to_owned)
 }
@@ -397,7 +568,10 @@ mod tests {
             }
         }
         let expected = 6_000.0;
-        let chi: f64 = counts.iter().map(|c| (c - expected).powi(2) / expected).sum();
+        let chi: f64 = counts
+            .iter()
+            .map(|c| (c - expected).powi(2) / expected)
+            .sum();
         assert!(chi < 27.88, "chi-square {chi} for {counts:?}");
     }
 }

@@ -22,5 +22,7 @@ async fn to_public(reg: web::Data<Registry>, req: HttpRequest) -> HttpResponse {
         "" => format!("{base}{}", req.path()),
         q => format!("{base}{}?{q}", req.path()),
     };
-    HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::TemporaryRedirect()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }

@@ -8,18 +8,21 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::flow::FlowType;
-use crate::flow::verification::{Outcome, Submission, VerificationError, VerificationFlow};
 use crate::flow::verification::{BrowserSignal, SubmitContext};
+use crate::flow::verification::{Outcome, Submission, VerificationError, VerificationFlow};
 use crate::http::negotiate::is_json_request;
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/self-service/verification/browser", web::get().to(init_browser))
-        .route("/self-service/verification/api", web::get().to(init_api))
-        .route("/self-service/verification/flows", web::get().to(get_flow))
-        .route("/self-service/verification", web::post().to(submit))
-        .route("/self-service/verification", web::get().to(submit));
+    cfg.route(
+        "/self-service/verification/browser",
+        web::get().to(init_browser),
+    )
+    .route("/self-service/verification/api", web::get().to(init_api))
+    .route("/self-service/verification/flows", web::get().to(get_flow))
+    .route("/self-service/verification", web::post().to(submit))
+    .route("/self-service/verification", web::get().to(submit));
 }
 
 #[derive(Deserialize)]
@@ -69,24 +72,41 @@ fn csrf_cookie(reg: &Registry, token: String) -> Cookie<'static> {
 
 /// Per-IP limit on creating flows (SECURITY B5), before any work is done.
 async fn limit_flow_creation(reg: &Registry, req: &HttpRequest) -> Result<(), ApiError> {
-    let client = crate::ratelimit::ip_subject(crate::http::client_ip::client_ip(req, &reg.trusted_proxies));
-    match reg.limiter.hit(crate::ratelimit::Rule::FlowCreatePerIp, &client, now()).await? {
+    let client =
+        crate::ratelimit::ip_subject(crate::http::client_ip::client_ip(req, &reg.trusted_proxies));
+    match reg
+        .limiter
+        .hit(crate::ratelimit::Rule::FlowCreatePerIp, &client, now())
+        .await?
+    {
         Ok(()) => Ok(()),
         Err(limited) => Err(error(VerificationError::RateLimited(limited.retry_after))),
     }
 }
 
 fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
-async fn init_browser(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<InitQuery>) -> Result<HttpResponse, ApiError> {
+async fn init_browser(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<InitQuery>,
+) -> Result<HttpResponse, ApiError> {
     limit_flow_creation(&reg, &req).await?;
     let existing = csrf_from_cookie(&reg, &req);
     let token = existing.clone().unwrap_or_else(crate::csrf::new_token);
     let flow = reg
         .verification
-        .create(FlowType::Browser, request_url(&reg, &req), q.return_to.as_deref(), token.clone(), now())
+        .create(
+            FlowType::Browser,
+            request_url(&reg, &req),
+            q.return_to.as_deref(),
+            token.clone(),
+            now(),
+        )
         .await
         .map_err(error)?;
     let mut resp = if is_json_request(&req) {
@@ -95,16 +115,27 @@ async fn init_browser(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<
         see_other(&reg.verification.ui_location(flow.id))
     };
     if existing.is_none() {
-        resp.add_cookie(&csrf_cookie(&reg, token)).map_err(|_| ApiError::internal())?;
+        resp.add_cookie(&csrf_cookie(&reg, token))
+            .map_err(|_| ApiError::internal())?;
     }
     Ok(resp)
 }
 
-async fn init_api(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<InitQuery>) -> Result<HttpResponse, ApiError> {
+async fn init_api(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<InitQuery>,
+) -> Result<HttpResponse, ApiError> {
     limit_flow_creation(&reg, &req).await?;
     let flow = reg
         .verification
-        .create(FlowType::Api, request_url(&reg, &req), q.return_to.as_deref(), String::new(), now())
+        .create(
+            FlowType::Api,
+            request_url(&reg, &req),
+            q.return_to.as_deref(),
+            String::new(),
+            now(),
+        )
         .await
         .map_err(error)?;
     Ok(HttpResponse::Ok().json(flow.to_json()))
@@ -115,11 +146,18 @@ struct FlowQuery {
     id: Option<String>,
 }
 
-async fn get_flow(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<FlowQuery>) -> Result<HttpResponse, ApiError> {
+async fn get_flow(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<FlowQuery>,
+) -> Result<HttpResponse, ApiError> {
     if !reg.verification.enabled() {
         return Err(error(VerificationError::Disabled));
     }
-    let id = q.id.as_deref().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(ApiError::not_found)?;
+    let id =
+        q.id.as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(ApiError::not_found)?;
     let flow = reg.verification.get(id).await.map_err(|e| match e {
         VerificationError::NotFound => ApiError::not_found(),
         other => error(other),
@@ -127,7 +165,9 @@ async fn get_flow(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<Flow
     if flow.kind == FlowType::Browser {
         let cookie = csrf_from_cookie(&reg, &req);
         if !cookie.is_some_and(|c| crate::csrf::verify(&flow.csrf_token, &c)) {
-            return Err(csrf_error("the CSRF cookie is missing or does not belong to this flow"));
+            return Err(csrf_error(
+                "the CSRF cookie is missing or does not belong to this flow",
+            ));
         }
     }
     let now = now();
@@ -143,7 +183,10 @@ fn expired_flow_error(reg: &Registry, flow: &VerificationFlow) -> ApiError {
         FlowType::Browser => {
             let mut redirect = format!("{public}self-service/verification/browser");
             if let Some(r) = &flow.return_to {
-                redirect.push_str(&format!("?return_to={}", url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()));
+                redirect.push_str(&format!(
+                    "?return_to={}",
+                    url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
+                ));
             }
             (
                 "The verification flow has expired. Redirect the user to the verification flow init endpoint to initialize a new verification flow.",
@@ -155,7 +198,9 @@ fn expired_flow_error(reg: &Registry, flow: &VerificationFlow) -> ApiError {
             json!({"api": format!("{public}self-service/verification/api")}),
         ),
     };
-    ApiError::new(StatusCode::GONE).reason(reason).details(details)
+    ApiError::new(StatusCode::GONE)
+        .reason(reason)
+        .details(details)
 }
 
 #[derive(Deserialize)]
@@ -166,15 +211,32 @@ struct SubmitQuery {
 }
 
 /// Body fields (JSON or form) with the query's fields filling the gaps, as Kratos decodes.
-fn parse_submission(req: &HttpRequest, body: &[u8], query: serde_json::Map<String, Value>) -> Result<Submission, ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+fn parse_submission(
+    req: &HttpRequest,
+    body: &[u8],
+    query: serde_json::Map<String, Value>,
+) -> Result<Submission, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let mut fields: serde_json::Map<String, Value> = if body.is_empty() {
         serde_json::Map::new()
     } else if media == "application/json" {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
+        })?
     } else if media == "application/x-www-form-urlencoded" {
-        url::form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect()
+        url::form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect()
     } else {
         return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             .reason("Send the form as application/json or application/x-www-form-urlencoded."));
@@ -186,16 +248,24 @@ fn parse_submission(req: &HttpRequest, body: &[u8], query: serde_json::Map<Strin
         let parsed = serde_json::from_str::<Value>(tp).unwrap_or(Value::Null);
         fields.insert("transient_payload".into(), parsed);
     }
-    serde_json::from_value(Value::Object(fields)).map_err(|e| ApiError::bad_request(format!("The request body is not valid: {e}")))
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| ApiError::bad_request(format!("The request body is not valid: {e}")))
 }
 
-async fn submit(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<SubmitQuery>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+async fn submit(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<SubmitQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let id = q
         .flow
         .as_deref()
         .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| ApiError::bad_request("The flow query parameter is missing or malformed."))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("The flow query parameter is missing or malformed.")
+        })?;
     let submission = parse_submission(&req, &body, q.fields)?;
     let is_get = req.method() == actix_web::http::Method::GET;
     let existing = csrf_from_cookie(&reg, &req);
@@ -206,15 +276,23 @@ async fn submit(reg: web::Data<Registry>, req: HttpRequest, q: web::Query<Submit
         is_get,
         csrf_cookie: existing.or_else(|| fresh.clone()),
         browser_signal: browser_signal(&req),
-        client: Some(crate::ratelimit::ip_subject(crate::http::client_ip::client_ip(&req, &reg.trusted_proxies))),
+        client: Some(crate::ratelimit::ip_subject(
+            crate::http::client_ip::client_ip(&req, &reg.trusted_proxies),
+        )),
     };
-    let outcome = reg.verification.submit(id, submission, ctx, now()).await.map_err(|e| match e {
-        VerificationError::NotFound => ApiError::not_found().reason("The verification request could not be found. Please restart the flow."),
-        other => error(other),
-    })?;
+    let outcome = reg
+        .verification
+        .submit(id, submission, ctx, now())
+        .await
+        .map_err(|e| match e {
+            VerificationError::NotFound => ApiError::not_found()
+                .reason("The verification request could not be found. Please restart the flow."),
+            other => error(other),
+        })?;
     let mut resp = respond(&reg, &req, outcome);
     if let Some(token) = fresh {
-        resp.add_cookie(&csrf_cookie(&reg, token)).map_err(|_| ApiError::internal())?;
+        resp.add_cookie(&csrf_cookie(&reg, token))
+            .map_err(|_| ApiError::internal())?;
     }
     Ok(resp)
 }
@@ -227,7 +305,11 @@ fn browser_signal(req: &HttpRequest) -> Option<BrowserSignal> {
     let cookies = req.cookies().ok()?;
     cookies
         .iter()
-        .any(|c| !["__cf", "_cf", "cf_"].iter().any(|p| c.name().starts_with(p)))
+        .any(|c| {
+            !["__cf", "_cf", "cf_"]
+                .iter()
+                .any(|p| c.name().starts_with(p))
+        })
         .then_some(BrowserSignal::Cookie)
 }
 
@@ -236,7 +318,8 @@ fn respond(reg: &Registry, req: &HttpRequest, outcome: Outcome) -> HttpResponse 
     let svc = &reg.verification;
     match outcome {
         Outcome::Show { flow, status } if json => {
-            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(flow.to_json())
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .json(flow.to_json())
         }
         Outcome::Show { flow, .. } | Outcome::LinkRedirect { flow } => {
             if json && flow.state == crate::flow::verification::State::PassedChallenge {
@@ -244,26 +327,34 @@ fn respond(reg: &Registry, req: &HttpRequest, outcome: Outcome) -> HttpResponse 
             }
             see_other(&svc.ui_location(flow.id))
         }
-        Outcome::Replaced { new } if json => replaced(&new, "An error occured, please retry the flow."),
-        Outcome::Completed { new } if json => replaced(&new, "An error occured, please use the new flow."),
-        Outcome::Restarted { new } if new.kind == FlowType::Api => {
-            see_other(&format!("{}self-service/verification/flows?id={}", reg.urls.public, new.id))
+        Outcome::Replaced { new } if json => {
+            replaced(&new, "An error occured, please retry the flow.")
         }
+        Outcome::Completed { new } if json => {
+            replaced(&new, "An error occured, please use the new flow.")
+        }
+        Outcome::Restarted { new } if new.kind == FlowType::Api => see_other(&format!(
+            "{}self-service/verification/flows?id={}",
+            reg.urls.public, new.id
+        )),
         Outcome::CodeExpired { new, expired_at } if json => {
             let since = (now() - expired_at).num_nanoseconds().unwrap_or(i64::MAX);
             let minutes = since as f64 / 60e9;
             let mut e = ApiError::new(StatusCode::GONE)
                 .id("self_service_flow_expired")
                 .message("self-service flow expired")
-                .reason(format!("The self-service flow expired {minutes:.2} minutes ago, initialize a new one."));
+                .reason(format!(
+                    "The self-service flow expired {minutes:.2} minutes ago, initialize a new one."
+                ));
             e.extra.insert("use_flow_id".into(), json!(new.id));
             e.extra.insert("expired_at".into(), json!(expired_at));
             e.extra.insert("since".into(), json!(since));
             actix_web::ResponseError::error_response(&e)
         }
-        Outcome::FlowExpired { new } if json || new.kind == FlowType::Api => {
-            see_other(&format!("{}self-service/verification/flows?id={}", reg.urls.public, new.id))
-        }
+        Outcome::FlowExpired { new } if json || new.kind == FlowType::Api => see_other(&format!(
+            "{}self-service/verification/flows?id={}",
+            reg.urls.public, new.id
+        )),
         Outcome::Replaced { new }
         | Outcome::Completed { new }
         | Outcome::Restarted { new }
@@ -292,9 +383,13 @@ fn csrf_error(reject_reason: &'static str) -> ApiError {
 
 fn error(e: VerificationError) -> ApiError {
     match e {
-        VerificationError::Disabled | VerificationError::StrategyDisabled(_) => ApiError::bad_request(e.to_string()),
+        VerificationError::Disabled | VerificationError::StrategyDisabled(_) => {
+            ApiError::bad_request(e.to_string())
+        }
         VerificationError::NotFound => ApiError::not_found(),
-        VerificationError::ReturnTo(r) => ApiError::bad_request(r.to_string()).id("self_service_flow_return_to_forbidden"),
+        VerificationError::ReturnTo(r) => {
+            ApiError::bad_request(r.to_string()).id("self_service_flow_return_to_forbidden")
+        }
         VerificationError::Csrf(reason) => csrf_error(reason),
         VerificationError::RateLimited(after) => {
             let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS)
