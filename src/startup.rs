@@ -142,6 +142,11 @@ impl Application {
             settings.clone(),
             urls.public.clone(),
             limiter.enabled().then(|| limiter.clone()),
+            crate::hooks::web_hooks(
+                &settings.selfservice.flows.verification.after.hooks,
+                source.base_dir(),
+            )
+            .context("selfservice.flows.verification.after.hooks")?,
         );
         let registry = Arc::new(Registry {
             settings,

@@ -58,6 +58,7 @@ pub enum CodeUse {
     /// Consumed now; the address (if known) is verified and the flow saved as passed.
     Verified {
         via: Via,
+        address_id: Option<Uuid>,
     },
 }
 
@@ -230,9 +231,8 @@ super::backend_modules! {
         if let Some(m) = &s.message {
             dialect::outbox::insert_message(tx, m).await?;
         }
-        if let Some(address) = s.address_id {
-            sqlx::query(MARK_SENT).bind(address).bind(s.now).execute(&mut **tx).await?;
-        }
+        // Runs with NULL for an unknown address (matching nothing) to keep both paths alike.
+        sqlx::query(MARK_SENT).bind(s.address_id).bind(s.now).execute(&mut **tx).await?;
         Ok(true)
     }
 
@@ -278,7 +278,7 @@ super::backend_modules! {
         }
         save_flow(tx, u.on_success, u.now).await?;
         let via = row.via.parse().map_err(|_| StoreError::Corrupt(format!("unknown channel {:?}", row.via)))?;
-        Ok(CodeUse::Verified { via })
+        Ok(CodeUse::Verified { via, address_id: row.verifiable_address_id })
     }
 
     async fn save_flow(tx: &mut Transaction<'static, Db>, f: &VerificationFlow, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -331,5 +331,35 @@ impl Store {
                     .await?
             }
         })
+    }
+}
+
+const IDENTITY_OF_ADDRESS: &str =
+    "SELECT identity_id FROM identity_verifiable_addresses WHERE id = $1";
+
+impl Store {
+    /// The identity owning a verifiable address, for hooks that show it.
+    pub async fn identity_of_address(
+        &self,
+        address_id: Uuid,
+    ) -> Result<Option<crate::identity::Identity>, StoreError> {
+        let id: Option<Uuid> = match self {
+            Store::Postgres(p) => {
+                sqlx::query_scalar(IDENTITY_OF_ADDRESS)
+                    .bind(address_id)
+                    .fetch_optional(p)
+                    .await?
+            }
+            Store::Sqlite(p) => {
+                sqlx::query_scalar(IDENTITY_OF_ADDRESS)
+                    .bind(address_id)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        match id {
+            Some(id) => self.get_identity(id).await,
+            None => Ok(None),
+        }
     }
 }

@@ -12,6 +12,7 @@ mod verification_code_flows;
 mod verification_code_forms;
 mod verification_concurrency;
 mod verification_errors;
+mod verification_hooks;
 mod verification_link;
 mod verification_phone;
 mod verification_ratelimit;

@@ -1,6 +1,7 @@
 //! The verification flow: `choose_method -> sent_email -> passed_challenge`, persisted, with
 //! the UI nodes Kratos emits for each state (kratos-api.md §2, §3).
 
+mod consume;
 mod nodes;
 mod outcome;
 mod service;

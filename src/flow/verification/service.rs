@@ -96,6 +96,8 @@ pub struct VerificationService {
     pub(super) ui_url: String,
     pub(super) allowed_return: Vec<Url>,
     pub(super) limiter: Option<crate::ratelimit::RateLimiter>,
+    /// `selfservice.flows.verification.after.hooks` (web hooks), run after success.
+    pub(super) after_hooks: std::sync::Arc<Vec<crate::hooks::WebHook>>,
 }
 
 impl fmt::Debug for VerificationService {
@@ -112,6 +114,7 @@ impl VerificationService {
         settings: std::sync::Arc<Settings>,
         public: Url,
         limiter: Option<crate::ratelimit::RateLimiter>,
+        after_hooks: Vec<crate::hooks::WebHook>,
     ) -> Self {
         let ui_url = settings
             .selfservice
@@ -137,6 +140,7 @@ impl VerificationService {
             ui_url,
             allowed_return,
             limiter,
+            after_hooks: std::sync::Arc::new(after_hooks),
         }
     }
 

@@ -3,27 +3,27 @@
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::service::SubmitContext;
 use super::{
     Method, Outcome, State, Submission, VerificationError, VerificationFlow, VerificationService,
-    sent_ui, success_ui,
+    sent_ui,
 };
 use crate::config::CodeAlphabet;
 use crate::courier::TemplateKind;
 use crate::flow::FlowType;
 use crate::persistence::Channel;
-use crate::persistence::verification::{CodeUse, NewChallenge, Send, UseCode};
+use crate::persistence::verification::{NewChallenge, Send};
 use crate::ratelimit::Rule;
 use crate::schema::{Via, normalize_email, normalize_phone};
 use crate::text;
 
-const HMAC_PURPOSE: &str = "verification";
+pub(super) const HMAC_PURPOSE: &str = "verification";
 const LINK_TOKEN_LEN: usize = 32;
 
-fn secret_input(flow: Uuid, secret: &str) -> Vec<u8> {
+pub(super) fn secret_input(flow: Uuid, secret: &str) -> Vec<u8> {
     format!("{flow}:{secret}").into_bytes()
 }
 
@@ -133,7 +133,7 @@ impl VerificationService {
     }
 
     /// A form error: the flow with its messages, 400 for JSON clients.
-    async fn show_error(
+    pub(super) async fn show_error(
         &self,
         flow: VerificationFlow,
         now: DateTime<Utc>,
@@ -142,7 +142,7 @@ impl VerificationService {
         Self::outcome_show(flow, 400)
     }
 
-    async fn limit(
+    pub(super) async fn limit(
         &self,
         rule: Rule,
         subject: &str,
@@ -237,9 +237,16 @@ impl VerificationService {
             ),
         };
         let expires_at = now + lifespan.chrono();
+        // For an unknown address the stored MAC is of a random token longer than any code,
+        // so no submitted code can ever match it.
+        let mac_input = if owner.is_some() {
+            secret.clone()
+        } else {
+            generate_token()
+        };
         let secret_hmac = self
             .keyring
-            .sign_hex(HMAC_PURPOSE, &secret_input(flow.id, &secret));
+            .sign_hex(HMAC_PURPOSE, &secret_input(flow.id, &mac_input));
         let channel = match via {
             Via::Email => Channel::Email,
             Via::Sms => Channel::Sms,
@@ -314,7 +321,10 @@ impl VerificationService {
                 flow: &flow,
                 via,
                 max_sends,
-                challenge: owner.as_ref().map(|_| challenge),
+                // Stored for unknown addresses too (bound to no address, its code sent nowhere,
+                // so it can never match): both paths then write the same rows and take the
+                // same time.
+                challenge: Some(challenge),
                 message,
                 address_id: owner.as_ref().map(|o| o.address_id),
                 now,
@@ -334,172 +344,6 @@ impl VerificationService {
         flow.send_count += 1;
         Self::outcome_show(flow, 200)
     }
-
-    async fn use_code(
-        &self,
-        flow: VerificationFlow,
-        code: &str,
-        ctx: &SubmitContext,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, VerificationError> {
-        if let Some(client) = &ctx.client {
-            self.limit(Rule::SubmitPerIp, client, now).await?;
-        }
-        // Failures count per address across flows and resends (SECURITY B2); once the budget
-        // is spent no code for the address is compared, right or wrong.
-        if let Some(address) = flow_address(&flow)
-            && let Some(limiter) = &self.limiter
-            && let Err(limited) = limiter
-                .check(Rule::CodeFailuresPerAddressDay, &address, now)
-                .await?
-        {
-            return Err(VerificationError::RateLimited(limited.retry_after));
-        }
-        let max_submissions = i32::try_from(
-            self.settings
-                .selfservice
-                .methods
-                .code
-                .config
-                .max_submissions,
-        )
-        .unwrap_or(i32::MAX);
-        let code = code.trim();
-        let candidates = self
-            .keyring
-            .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, code));
-        let via = sent_via(&flow);
-        let mut success = flow.clone();
-        success.passed().map_err(|e| {
-            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
-        })?;
-        // The finished flow belongs to the browser that finished it (Kratos's GetCSRFToken).
-        success.csrf_token = ctx.csrf_for(&flow);
-        let masked =
-            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
-        success.ui = success_ui(
-            &self.continue_url(&flow),
-            Method::Code,
-            masked.as_deref(),
-            via,
-        );
-        let mut wrong = flow.clone();
-        wrong.ui.messages = vec![text::verification_code_invalid()];
-        wrong.ui.set_value("code", json!(""));
-        let result = self
-            .store
-            .use_verification_code(UseCode {
-                flow_id: flow.id,
-                method: Method::Code.as_str(),
-                max_submissions,
-                candidates: &candidates,
-                on_success: &success,
-                on_no_match: Some(&wrong),
-                now,
-            })
-            .await?;
-        match result {
-            CodeUse::Verified { .. } => Self::outcome_show(success, 200),
-            CodeUse::NoMatch => {
-                if let Some(address) = flow_address(&flow)
-                    && let Some(limiter) = &self.limiter
-                {
-                    // Counted here, enforced by the check above.
-                    let _ = limiter
-                        .hit(Rule::CodeFailuresPerAddressDay, &address, now)
-                        .await?;
-                }
-                Self::outcome_show(wrong, 200)
-            }
-            CodeUse::Completed => Ok(Outcome::Completed {
-                new: self
-                    .renew(&flow, ctx, text::verification_already_done(), now)
-                    .await?,
-            }),
-            CodeUse::TooManyAttempts => Ok(Outcome::Replaced {
-                new: self
-                    .renew(&flow, ctx, text::submitted_too_often(), now)
-                    .await?,
-            }),
-            CodeUse::AlreadyUsed => Ok(Outcome::Replaced {
-                new: self
-                    .renew(&flow, ctx, text::code_already_used(), now)
-                    .await?,
-            }),
-            CodeUse::Expired { expired_at } => {
-                let new = self
-                    .renew(&flow, ctx, text::verification_expired(expired_at, now), now)
-                    .await?;
-                Ok(Outcome::CodeExpired { new, expired_at })
-            }
-        }
-    }
-
-    async fn use_link(
-        &self,
-        flow: VerificationFlow,
-        token: &str,
-        ctx: &SubmitContext,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, VerificationError> {
-        if flow.state == State::PassedChallenge {
-            let new = self
-                .renew(&flow, ctx, text::verification_token_invalid(), now)
-                .await?;
-            return Ok(Outcome::LinkRedirect { flow: new });
-        }
-        let candidates = self
-            .keyring
-            .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, token));
-        let mut success = flow.clone();
-        success.passed().map_err(|e| {
-            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
-        })?;
-        // Bound to the browser that opened the link, so its UI can read the flow (Kratos #1547).
-        success.csrf_token = ctx.csrf_for(&flow);
-        let masked =
-            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
-        success.ui = success_ui(
-            &self.continue_url(&flow),
-            Method::Link,
-            masked.as_deref(),
-            Via::Email,
-        );
-        let result = self
-            .store
-            .use_verification_code(UseCode {
-                flow_id: flow.id,
-                method: Method::Link.as_str(),
-                max_submissions: i32::try_from(
-                    self.settings
-                        .selfservice
-                        .methods
-                        .code
-                        .config
-                        .max_submissions,
-                )
-                .unwrap_or(i32::MAX),
-                candidates: &candidates,
-                on_success: &success,
-                on_no_match: None,
-                now,
-            })
-            .await?;
-        match result {
-            CodeUse::Verified { .. } => Ok(Outcome::LinkRedirect { flow: success }),
-            CodeUse::Expired { expired_at } => {
-                let new = self
-                    .renew(&flow, ctx, text::verification_expired(expired_at, now), now)
-                    .await?;
-                Ok(Outcome::LinkRedirect { flow: new })
-            }
-            _ => Ok(Outcome::LinkRedirect {
-                flow: self
-                    .renew(&flow, ctx, text::verification_token_invalid(), now)
-                    .await?,
-            }),
-        }
-    }
 }
 
 /// Drops the messages of an earlier submission, on the flow and on its nodes, before a form
@@ -518,28 +362,6 @@ fn bind_csrf(flow: &mut VerificationFlow, ctx: &SubmitContext) {
         flow.ui
             .set_value("csrf_token", json!(crate::csrf::mask(&flow.csrf_token)));
     }
-}
-
-/// The channel the last send used, read back from the Resend button and message id.
-fn sent_via(flow: &VerificationFlow) -> Via {
-    if flow.ui.messages.iter().any(|m| m.id == 1080004) {
-        Via::Sms
-    } else {
-        Via::Email
-    }
-}
-
-/// The address the flow last sent to (the Resend button's value).
-fn flow_address(flow: &VerificationFlow) -> Option<String> {
-    flow.ui
-        .nodes
-        .iter()
-        .find(|n| {
-            n.attributes.get("name").and_then(Value::as_str) == Some("email")
-                && n.attributes.get("type").and_then(Value::as_str) == Some("submit")
-        })
-        .and_then(|n| n.attributes.get("value").and_then(Value::as_str))
-        .map(str::to_owned)
 }
 
 #[cfg(test)]
