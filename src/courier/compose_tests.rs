@@ -55,7 +55,7 @@ fn compose_renders_seals_and_opens() {
     }
     assert!(!format!("{m:?}").contains("493817"), "Debug shows no code");
     let o = c.open(&m).unwrap();
-    assert_eq!(o.subject, "Use code 493817 to verify your account");
+    assert_eq!(o.subject, "Your verification code", "no code in the subject (SECURITY D8)");
     assert!(o.body.contains("493817") && o.body.contains("https://id.example.com/v?code=493817"));
     assert!(
         o.html_body
@@ -169,7 +169,13 @@ fn missing_data_is_an_error_not_a_blank() {
 
 #[test]
 fn header_injection_is_refused_before_the_transport() {
-    let c = Courier::from_settings(&settings(""), true).unwrap();
+    // The built-in subject carries no data, so an override that does exercises the guard.
+    let mut s = settings("");
+    s.courier.templates.insert(
+        "verification_code".into(),
+        serde_json::from_value(json!({"valid": {"email": {"subject": "Code {{verification_code}}"}}})).unwrap(),
+    );
+    let c = Courier::from_settings(&s, true).unwrap();
     let err = c
         .compose(
             Channel::Email,

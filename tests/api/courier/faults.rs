@@ -328,7 +328,17 @@ async fn header_injection_never_reaches_the_transport() {
         )
         .unwrap_err();
     assert!(matches!(err, CourierError::HeaderInjection(_)), "{err}");
-    let err = c
+    // The built-in subject carries no data (SECURITY D8); an override that does is guarded too.
+    let mut settings = (*app.registry.settings).clone();
+    settings.courier.templates.insert(
+        "verification_code".into(),
+        serde_json::from_value(
+            serde_json::json!({"valid": {"email": {"subject": "Code {{verification_code}}"}}}),
+        )
+        .unwrap(),
+    );
+    let overridden = verity::courier::Courier::from_settings(&settings, true).unwrap();
+    let err = overridden
         .compose(
             Channel::Email,
             "a@example.com",
