@@ -55,7 +55,10 @@ fn compose_renders_seals_and_opens() {
     }
     assert!(!format!("{m:?}").contains("493817"), "Debug shows no code");
     let o = c.open(&m).unwrap();
-    assert_eq!(o.subject, "Your verification code", "no code in the subject (SECURITY D8)");
+    assert_eq!(
+        o.subject, "Your verification code",
+        "no code in the subject (SECURITY D8)"
+    );
     assert!(o.body.contains("493817") && o.body.contains("https://id.example.com/v?code=493817"));
     assert!(
         o.html_body
@@ -173,7 +176,10 @@ fn header_injection_is_refused_before_the_transport() {
     let mut s = settings("");
     s.courier.templates.insert(
         "verification_code".into(),
-        serde_json::from_value(json!({"valid": {"email": {"subject": "Code {{verification_code}}"}}})).unwrap(),
+        serde_json::from_value(
+            json!({"valid": {"email": {"subject": "Code {{verification_code}}"}}}),
+        )
+        .unwrap(),
     );
     let c = Courier::from_settings(&s, true).unwrap();
     let err = c
