@@ -258,10 +258,7 @@ async fn the_dev_inbox_shows_email_and_sms_with_the_code() {
     assert_eq!(list[0]["type"], "sms", "newest first");
     assert_eq!(list[0]["code"], "424242");
     assert_eq!(list[1]["id"], email.to_string());
-    assert_eq!(
-        list[1]["subject"],
-        "Your verification code"
-    );
+    assert_eq!(list[1]["subject"], "Your verification code");
     let filtered = json_with_status(
         app.get_admin("/admin/dev/inbox.json?recipient=lee@example.com")
             .await,

@@ -31,10 +31,7 @@ async fn email_reaches_the_smtp_server_as_multipart_with_a_stable_message_id() {
     let mail = &mails[0];
     assert_eq!(mail.from, "FROM:<no-reply@verity.local>");
     assert_eq!(mail.to, vec!["TO:<alice@example.com>".to_owned()]);
-    assert_eq!(
-        mail.header("Subject").unwrap(),
-        "Your verification code"
-    );
+    assert_eq!(mail.header("Subject").unwrap(), "Your verification code");
     assert_eq!(
         mail.header("From").unwrap(),
         "Verity <no-reply@verity.local>"
