@@ -188,11 +188,12 @@ async fn import(admin: &Admin, files: &[PathBuf]) -> anyhow::Result<()> {
         let (status, body, _) = admin
             .send(admin.http.post(admin.url("identities")).json(doc))
             .await?;
+        // suspend() prints whether or not the bar is drawn (it is hidden without a terminal).
         if status.is_success() {
-            bar.println(body["id"].as_str().unwrap_or("?"));
+            bar.suspend(|| println!("{}", body["id"].as_str().unwrap_or("?")));
         } else {
             failed += 1;
-            bar.println(format!("{file} #{n}: {}", api_error(status, &body)));
+            bar.suspend(|| eprintln!("{file} #{n}: {}", api_error(status, &body)));
         }
         bar.inc(1);
     }

@@ -126,13 +126,7 @@ impl From<sqlx::Error> for StoreError {
                 Self::Unavailable(e)
             }
             E::Database(db) if db.is_unique_violation() => Self::Conflict(e),
-            // Postgres: admin shutdown, cannot connect now, too many connections.
-            E::Database(db)
-                if matches!(
-                    db.code().as_deref(),
-                    Some("57P01" | "57P03" | "53300" | "08006")
-                ) =>
-            {
+            E::Database(db) if postgres_unavailable(db.code().as_deref(), db.message()) => {
                 Self::Unavailable(e)
             }
             // SQLite: busy or locked beyond busy_timeout.
@@ -141,6 +135,18 @@ impl From<sqlx::Error> for StoreError {
             }
             _ => Self::Unexpected(e),
         }
+    }
+}
+
+/// Postgres errors that mean "not reachable now" rather than "this request is wrong": any
+/// connection exception (class 08), operator intervention (57P: shutdown, starting up),
+/// too many connections (53300) and a database refusing connections (55000 at connect).
+fn postgres_unavailable(code: Option<&str>, message: &str) -> bool {
+    match code {
+        Some(c) if c.starts_with("08") || c.starts_with("57P") => true,
+        Some("53300" | "53400") => true,
+        Some("55000") => message.contains("accepting connections"),
+        _ => false,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Black-box tests: each starts the real server on port 0 with a fresh database.
 
 mod admin_identities;
+mod cli_admin;
 mod config_cli;
 mod courier;
+mod db_outage;
 mod health;
 mod helpers;
 mod sdk;
