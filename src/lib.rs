@@ -12,6 +12,7 @@ pub mod hooks;
 pub mod http;
 pub mod identity;
 pub mod persistence;
+pub mod phone;
 pub mod ratelimit;
 pub mod schema;
 pub mod startup;

@@ -31,6 +31,7 @@ pub struct Registry {
     pub courier: Courier,
     pub verification: VerificationService,
     pub limiter: RateLimiter,
+    pub phone: crate::phone::PhoneService,
     /// `serve.public.trusted_proxies`, parsed once.
     pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
     pub urls: Urls,
@@ -148,8 +149,17 @@ impl Application {
             )
             .context("selfservice.flows.verification.after.hooks")?,
         );
+        let phone = crate::phone::PhoneService::new(
+            store.clone(),
+            courier.clone(),
+            keyring.clone(),
+            crate::courier::Sealer::from_settings(&settings)?,
+            limiter.clone(),
+            settings.phone_verification.clone(),
+        );
         let registry = Arc::new(Registry {
             settings,
+            phone,
             verification,
             limiter,
             trusted_proxies,
@@ -198,6 +208,20 @@ impl Application {
             let worker = Worker::new(self.registry.courier.clone(), self.registry.store.clone());
             tokio::spawn(worker.run(stopped))
         });
+        let fallback = self
+            .registry
+            .settings
+            .phone_verification
+            .voice_fallback
+            .enabled
+            .then(|| {
+                tokio::spawn(
+                    self.registry
+                        .phone
+                        .clone()
+                        .run_fallbacks(stop_courier.subscribe()),
+                )
+            });
         let (public, admin) = (self.public, self.admin);
         let (p, a) = (public.handle(), admin.handle());
         tokio::select! {
@@ -210,6 +234,9 @@ impl Application {
         }
         let _ = stop_courier.send(true);
         if let Some(task) = courier {
+            let _ = task.await;
+        }
+        if let Some(task) = fallback {
             let _ = task.await;
         }
         self.registry.store.close().await;

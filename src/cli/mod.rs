@@ -1,5 +1,6 @@
 //! The `verity` command line.
 
+mod api_keys;
 mod client;
 mod courier;
 mod migrate;
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Partner API keys for the phone-verification API.
+    ApiKeys(api_keys::ApiKeysArgs),
     /// Print the version.
     Version,
 }
@@ -79,6 +82,7 @@ pub async fn run() -> i32 {
         Command::Config {
             command: ConfigCommand::Validate { config },
         } => validate_config(config),
+        Command::ApiKeys(args) => api_keys::run(args).await,
         Command::Version => {
             println!("verity {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -48,6 +48,8 @@ pub struct Settings {
     pub hashers: HashersConfig,
     #[serde(default)]
     pub feature_flags: FeatureFlags,
+    #[serde(default)]
+    pub phone_verification: crate::phone::PhoneVerificationConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -7,6 +7,7 @@
 pub(crate) mod courier;
 mod courier_rows;
 mod identities;
+pub mod phone;
 mod ratelimit;
 mod rows;
 pub mod verification;

@@ -7,6 +7,8 @@ mod courier;
 mod db_outage;
 mod health;
 mod helpers;
+mod phone_api;
+mod phone_support;
 mod sdk;
 mod support_smtp;
 mod verification_code;

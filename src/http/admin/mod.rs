@@ -1,5 +1,6 @@
 //! Admin API routes.
 
+mod api_keys;
 mod courier;
 mod dev_inbox;
 mod identities;
@@ -15,6 +16,7 @@ pub use redirect::configure as configure_redirects;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     identities::configure(cfg);
+    api_keys::configure(cfg);
     courier::configure(cfg);
     dev_inbox::configure(cfg);
 }

@@ -1,9 +1,11 @@
 //! Public self-service routes.
 
+mod phone;
 mod verification;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     verification::configure(cfg);
+    phone::configure(cfg);
 }
