@@ -9,6 +9,7 @@ mod http_channel;
 pub(crate) mod jsonnet;
 mod kind;
 mod presets;
+pub use presets::xml_escape as escape_markup;
 mod seal;
 pub mod sink;
 mod smtp;

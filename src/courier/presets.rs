@@ -38,7 +38,7 @@ fn trim_base(base: &str) -> &str {
     base.trim_end_matches('/')
 }
 
-/// Escapes text for XML (TwiML).
+/// Escapes text for XML (TwiML) and HTML (the dev inbox).
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -47,7 +47,7 @@ pub fn xml_escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
+            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

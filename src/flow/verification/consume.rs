@@ -16,6 +16,27 @@ use crate::schema::Via;
 use crate::text;
 
 impl VerificationService {
+    /// The flow as it is saved when its challenge is answered: `passed_challenge`, a GET form
+    /// to the continue URL, and bound to the browser that finished it, so that browser's UI
+    /// can read it (Kratos's GetCSRFToken; #1547 for links opened elsewhere).
+    fn passed_flow(
+        &self,
+        flow: &VerificationFlow,
+        ctx: &SubmitContext,
+        method: Method,
+        via: Via,
+    ) -> Result<VerificationFlow, VerificationError> {
+        let mut success = flow.clone();
+        success.passed().map_err(|e| {
+            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
+        })?;
+        success.csrf_token = ctx.csrf_for(flow);
+        let masked =
+            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
+        success.ui = success_ui(&self.continue_url(flow), method, masked.as_deref(), via);
+        Ok(success)
+    }
+
     /// Runs the after-verification web hooks with `{flow, identity, request_url}`. A failing
     /// hook replaces the flow with one that shows the error (Kratos §3.3); the address stays
     /// verified, since that was committed before any network call.
@@ -86,20 +107,7 @@ impl VerificationService {
             .keyring
             .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, code));
         let via = sent_via(&flow);
-        let mut success = flow.clone();
-        success.passed().map_err(|e| {
-            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
-        })?;
-        // The finished flow belongs to the browser that finished it (Kratos's GetCSRFToken).
-        success.csrf_token = ctx.csrf_for(&flow);
-        let masked =
-            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
-        success.ui = success_ui(
-            &self.continue_url(&flow),
-            Method::Code,
-            masked.as_deref(),
-            via,
-        );
+        let success = self.passed_flow(&flow, ctx, Method::Code, via)?;
         let mut wrong = flow.clone();
         wrong.ui.messages = vec![text::verification_code_invalid()];
         wrong.ui.set_value("code", json!(""));
@@ -174,20 +182,7 @@ impl VerificationService {
         let candidates = self
             .keyring
             .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, token));
-        let mut success = flow.clone();
-        success.passed().map_err(|e| {
-            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
-        })?;
-        // Bound to the browser that opened the link, so its UI can read the flow (Kratos #1547).
-        success.csrf_token = ctx.csrf_for(&flow);
-        let masked =
-            (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&success.csrf_token));
-        success.ui = success_ui(
-            &self.continue_url(&flow),
-            Method::Link,
-            masked.as_deref(),
-            Via::Email,
-        );
+        let success = self.passed_flow(&flow, ctx, Method::Link, Via::Email)?;
         let result = self
             .store
             .use_verification_code(UseCode {

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::courier::escape_markup;
 use crate::http::ApiError;
 use crate::persistence::{MessageFilter, OutboxMessage};
 use crate::startup::Registry;
@@ -111,21 +112,6 @@ async fn inbox(
         .body(page(&list)))
 }
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn page(list: &[Entry]) -> String {
     let mut html = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -142,20 +128,20 @@ fn page(list: &[Entry]) -> String {
     }
     for e in list {
         let m = &e.message;
-        let text = |k: &str| e.json[k].as_str().map(escape).unwrap_or_default();
+        let text = |k: &str| e.json[k].as_str().map(escape_markup).unwrap_or_default();
         html.push_str("<article>");
         html.push_str(&format!(
             "<p class=\"meta\">{} &middot; {} to <strong>{}</strong> &middot; {} &middot; {}</p>",
-            escape(&m.created_at.to_rfc3339()),
+            escape_markup(&m.created_at.to_rfc3339()),
             m.channel.as_str(),
-            escape(&m.recipient),
-            escape(&m.template_type),
+            escape_markup(&m.recipient),
+            escape_markup(&m.template_type),
             m.status.as_str()
         ));
         if let Some(code) = e.json["code"].as_str() {
             html.push_str(&format!(
                 "<p>Code: <span class=\"code\">{}</span></p>",
-                escape(code)
+                escape_markup(code)
             ));
         }
         if !text("subject").is_empty() {
