@@ -7,6 +7,7 @@ mod courier;
 mod db_outage;
 mod health;
 mod helpers;
+mod logs;
 mod phone_api;
 mod phone_support;
 mod sdk;

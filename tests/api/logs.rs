@@ -1,0 +1,134 @@
+//! Secrets never reach the logs (SECURITY J1): the real binary, at debug level, serves a
+//! verification and a password import; its log output is then searched for them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::helpers::TempDir;
+
+#[tokio::test]
+async fn codes_passwords_and_secrets_never_reach_the_logs() {
+    verity::install_crypto_provider();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = TempDir::new();
+    let sqlite = format!("sqlite://{}/logs.sqlite?mode=rwc", dir.0.display());
+    let schemas = format!("file://{root}/identity-schemas/");
+    let config: String = std::fs::read_to_string(format!("{root}/config.yml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("base_url:"))
+        .map(|l| {
+            l.replace("port: 4433", "port: 0")
+                .replace("port: 4434", "port: 0")
+                .replace("file://identity-schemas/", &schemas)
+                .replace("sqlite://verity.sqlite?mode=rwc", &sqlite)
+                + "\n"
+        })
+        .collect();
+    let path = dir.0.join("config.yml");
+    std::fs::write(&path, &config).unwrap();
+    let log_path = dir.0.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verity"))
+        .args(["serve", "--dev", "--config", path.to_str().unwrap()])
+        .env("VERITY_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    // The dev banner names the bound ports.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (mut public, mut admin) = (String::new(), String::new());
+    for line in stdout.lines().map_while(Result::ok) {
+        if let Some(u) = line.trim().strip_prefix("Public API:") {
+            public = u.trim().trim_end_matches('/').to_owned();
+        }
+        if let Some(u) = line.trim().strip_prefix("Admin API:") {
+            admin = u.trim().trim_end_matches('/').to_owned();
+            break;
+        }
+    }
+    assert!(
+        !public.is_empty() && !admin.is_empty(),
+        "the server printed its addresses"
+    );
+
+    let http = reqwest::Client::new();
+    let password = "correct-horse-battery-staple-7391";
+    let created = http
+        .post(format!("{admin}/admin/identities"))
+        .json(
+            &json!({"schema_id": "default", "traits": {"email": "logs@example.com"},
+                      "credentials": {"password": {"config": {"password": password}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let flow: Value = http
+        .get(format!("{public}/self-service/verification/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let action = format!(
+        "{public}/self-service/verification?flow={}",
+        flow["id"].as_str().unwrap()
+    );
+    let sent = http
+        .post(&action)
+        .header("accept", "application/json")
+        .json(&json!({"method": "code", "email": "logs@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let mut code = String::new();
+    for _ in 0..50 {
+        let inbox: Value = http
+            .get(format!("{admin}/admin/dev/inbox.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(c) = inbox[0]["code"].as_str() {
+            code = c.to_owned();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(code.len(), 6, "the code reached the dev inbox");
+    let done: Value = http
+        .post(&action)
+        .header("accept", "application/json")
+        .json(&json!({"method": "code", "code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["state"], "passed_challenge");
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("request_id"),
+        "the debug logs were captured: {} bytes",
+        logs.len()
+    );
+    for secret in [
+        code.as_str(),
+        password,
+        "dev-only-secret-change-me-0001",
+        "dev-only-cookie-secret-change-me",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+    }
+}
