@@ -2,6 +2,7 @@
 
 mod phone;
 mod verification;
+mod verification_errors;
 
 use actix_web::web;
 

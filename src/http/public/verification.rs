@@ -14,6 +14,8 @@ use crate::http::negotiate::is_json_request;
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
+use super::verification_errors::{csrf_error, error, expired_flow_error};
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/self-service/verification/browser",
@@ -175,32 +177,6 @@ async fn get_flow(
         return Err(expired_flow_error(&reg, &flow));
     }
     Ok(HttpResponse::Ok().json(flow.to_json()))
-}
-
-fn expired_flow_error(reg: &Registry, flow: &VerificationFlow) -> ApiError {
-    let public = reg.urls.public.as_str();
-    let (reason, details) = match flow.kind {
-        FlowType::Browser => {
-            let mut redirect = format!("{public}self-service/verification/browser");
-            if let Some(r) = &flow.return_to {
-                redirect.push_str(&format!(
-                    "?return_to={}",
-                    url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
-                ));
-            }
-            (
-                "The verification flow has expired. Redirect the user to the verification flow init endpoint to initialize a new verification flow.",
-                json!({"redirect_to": redirect, "return_to": flow.return_to}),
-            )
-        }
-        FlowType::Api => (
-            "The verification flow has expired. Call the verification flow init API endpoint to initialize a new verification flow.",
-            json!({"api": format!("{public}self-service/verification/api")}),
-        ),
-    };
-    ApiError::new(StatusCode::GONE)
-        .reason(reason)
-        .details(details)
 }
 
 #[derive(Deserialize)]
@@ -371,37 +347,4 @@ fn replaced(new: &VerificationFlow, reason: &'static str) -> HttpResponse {
         .reason(reason);
     e.extra.insert("use_flow_id".into(), json!(new.id));
     actix_web::ResponseError::error_response(&e)
-}
-
-fn csrf_error(reject_reason: &'static str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN)
-        .id("security_csrf_violation")
-        .message("the request was rejected to protect you from Cross-Site-Request-Forgery")
-        .reason("Please retry the flow and optionally clear your cookies. The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF) which could cause account takeover, leaking personal information, and other serious security issues.")
-        .details(json!({"reject_reason": reject_reason, "docs": "https://www.ory.sh/docs/kratos/debug/csrf"}))
-}
-
-fn error(e: VerificationError) -> ApiError {
-    match e {
-        VerificationError::Disabled | VerificationError::StrategyDisabled(_) => {
-            ApiError::bad_request(e.to_string())
-        }
-        VerificationError::NotFound => ApiError::not_found(),
-        VerificationError::ReturnTo(r) => {
-            ApiError::bad_request(r.to_string()).id("self_service_flow_return_to_forbidden")
-        }
-        VerificationError::Csrf(reason) => csrf_error(reason),
-        VerificationError::RateLimited(after) => {
-            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS)
-                .id("self_service_rate_limited")
-                .reason("Too many requests. Please wait before trying again.");
-            e.retry_after = Some(after.as_secs().max(1));
-            e
-        }
-        VerificationError::Courier(c) => {
-            tracing::error!(error = %c, "composing a verification message failed");
-            ApiError::internal()
-        }
-        VerificationError::Store(s) => s.into(),
-    }
 }
