@@ -64,22 +64,16 @@ async fn check_migrations(app: &Application) -> anyhow::Result<()> {
     }
 }
 
+/// Written in one go and without `println!`, which panics when stdout is closed: a server must
+/// not die because whoever started it stopped reading its output.
 fn print_dev_banner(urls: &crate::startup::Urls) {
-    println!();
-    println!("  Verity is running in development mode.");
-    println!("  Public API:  {}", urls.public);
-    println!("  Admin API:   {}", urls.admin);
-    println!(
-        "  Dev inbox:   {}admin/dev/inbox   (emails and SMS land here)",
-        urls.admin
+    use std::io::Write;
+    let (public, admin) = (&urls.public, &urls.admin);
+    let banner = format!(
+        "\n  Verity is running in development mode.\n  Public API:  {public}\n  Admin API:   {admin}\n  Dev inbox:   {admin}admin/dev/inbox   (emails and SMS land here)\n  Try:         curl {admin}admin/identities\n               curl {public}self-service/verification/api\n  Guide:       README.md, \"Verifying an email address or phone number\"\n\n"
     );
-    println!("  Try:         curl {}admin/identities", urls.admin);
-    println!(
-        "               curl {}self-service/verification/api",
-        urls.public
-    );
-    println!("  Guide:       README.md, \"Verifying an email address or phone number\"");
-    println!();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
 }
 
 async fn shutdown_signal() {

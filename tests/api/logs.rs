@@ -37,18 +37,26 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
-    // The dev banner names the bound ports.
+    // The dev banner names the bound ports; a thread keeps draining stdout afterwards.
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (mut public, mut admin) = (String::new(), String::new());
-    for line in stdout.lines().map_while(Result::ok) {
-        if let Some(u) = line.trim().strip_prefix("Public API:") {
-            public = u.trim().trim_end_matches('/').to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut public, mut admin) = (None, None);
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(u) = line.trim().strip_prefix("Public API:") {
+                public = Some(u.trim().trim_end_matches('/').to_owned());
+            }
+            if let Some(u) = line.trim().strip_prefix("Admin API:") {
+                admin = Some(u.trim().trim_end_matches('/').to_owned());
+            }
+            if let (Some(p), Some(a)) = (&public, &admin) {
+                let _ = tx.send((p.clone(), a.clone()));
+            }
         }
-        if let Some(u) = line.trim().strip_prefix("Admin API:") {
-            admin = u.trim().trim_end_matches('/').to_owned();
-            break;
-        }
-    }
+    });
+    let (public, admin): (String, String) = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_default();
     assert!(
         !public.is_empty() && !admin.is_empty(),
         "the server printed its addresses"
