@@ -11,6 +11,7 @@ pub mod hash;
 pub mod hooks;
 pub mod http;
 pub mod identity;
+pub mod password;
 pub mod persistence;
 pub mod phone;
 pub mod ratelimit;

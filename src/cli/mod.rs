@@ -3,6 +3,7 @@
 mod api_keys;
 mod client;
 mod courier;
+mod hashers;
 mod migrate;
 mod serve;
 
@@ -47,6 +48,8 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Password hashers: `argon2 calibrate <duration>` finds iterations for a target time.
+    Hashers(hashers::HashersArgs),
     /// Partner API keys for the phone-verification API.
     ApiKeys(api_keys::ApiKeysArgs),
     /// Print the version.
@@ -82,6 +85,7 @@ pub async fn run() -> i32 {
         Command::Config {
             command: ConfigCommand::Validate { config },
         } => validate_config(config),
+        Command::Hashers(args) => hashers::run(args).await,
         Command::ApiKeys(args) => api_keys::run(args).await,
         Command::Version => {
             println!("verity {}", env!("CARGO_PKG_VERSION"));
