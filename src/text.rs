@@ -1,4 +1,4 @@
-//! UI messages with Kratos's stable ids (kratos-api.md §4). The UI keys off the id; the text
+//! UI messages with Kratos's stable ids. The UI keys off the id; the text
 //! is the English default.
 
 use serde::{Deserialize, Serialize};

@@ -57,7 +57,7 @@ fn compose_renders_seals_and_opens() {
     let o = c.open(&m).unwrap();
     assert_eq!(
         o.subject, "Your verification code",
-        "no code in the subject (SECURITY D8)"
+        "no code in the subject"
     );
     assert!(o.body.contains("493817") && o.body.contains("https://id.example.com/v?code=493817"));
     assert!(

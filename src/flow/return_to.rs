@@ -1,4 +1,4 @@
-//! `return_to` checking (SECURITY.md F): only http(s) URLs whose scheme, host and port equal an
+//! `return_to` checking (open-redirect rules): only http(s) URLs whose scheme, host and port equal an
 //! allowed entry's, with the allowed path as a prefix ending at a `/` boundary.
 
 use url::Url;

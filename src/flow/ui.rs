@@ -1,4 +1,4 @@
-//! The UI container a flow carries, so any Kratos UI can render it (kratos-api.md §2.2).
+//! The UI container a flow carries, so any Kratos UI can render it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! Kratos's request classification (kratos-api.md §1.1): a request is a JSON request when its
+//! Kratos's request classification: a request is a JSON request when its
 //! `Accept` prefers `application/json` over HTML, or its body is `application/json`.
 
 use actix_web::HttpRequest;

@@ -1,4 +1,4 @@
-//! Kratos's password-policy messages (kratos-api.md §4.4, 4000031–4000034), kept beside the
+//! Kratos's password-policy messages, kept beside the
 //! policy instead of in `crate::text`.
 
 use serde_json::json;

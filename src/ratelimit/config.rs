@@ -1,7 +1,7 @@
 //! `selfservice.rate_limits`: Verity-specific (Kratos leaves rate limiting to a proxy).
 //!
 //! Every limit is "hits per fixed window"; 0 switches that one rule off. Defaults follow
-//! /work/shared/SECURITY.md checklist B and Twilio Verify's send limits.
+//! Twilio Verify's send limits and NIST 800-63B's failure budget.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

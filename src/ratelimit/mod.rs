@@ -1,4 +1,4 @@
-//! Database-backed rate limits, shared by every replica (SECURITY.md checklist B, CRATES.md §4.9).
+//! Database-backed rate limits, shared by every replica.
 //!
 //! Design choices, and why:
 //! - **Fixed windows.** One row per (rule, subject, window), bumped by one atomic upsert, so a
@@ -9,7 +9,7 @@
 //! - **Per-subject window phase.** Each key's windows are shifted by an offset taken from its
 //!   MAC, so all daily windows do not reset at midnight UTC together (no herd of retries, purge
 //!   load spread out). The offset depends only on the submitted subject, never on whether an
-//!   account exists, so `Retry-After` leaks nothing (checklist C5).
+//!   account exists, so `Retry-After` leaks nothing.
 //! - **No PII at rest.** Keys are `<rule>:<HMAC(rule, subject)>` under the first secret of the
 //!   keyring. Rotating that secret restarts every counter, which is acceptable for windows of
 //!   at most a day; a random keyring (no secret configured) also means per-process counters.
@@ -18,7 +18,7 @@
 //!
 //! Callers pass subjects in normalised form (lower-cased email, E.164 phone, `ip_subject`) and
 //! key by the *submitted* address or identifier, not by identity id, so known and unknown
-//! accounts are limited alike (checklist C5).
+//! accounts are limited alike.
 
 mod config;
 

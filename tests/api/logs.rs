@@ -1,4 +1,4 @@
-//! Secrets never reach the logs (SECURITY J1): the real binary, at debug level, serves a
+//! Secrets never reach the logs: the real binary, at debug level, serves a
 //! verification and a password import; its log output is then searched for them.
 
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,4 @@
-//! The code strategy's submission matrix (kratos-api.md §3.2–§3.3, Kratos's
-//! `selfservice/strategy/code/strategy_verification_test.go`), each case for a browser
+//! The code strategy's submission matrix, each case for a browser
 //! (form posts, 303s), a single-page app (browser flow, JSON) and a native app (api flow).
 //! Expiry and links from messages are in `verification_code_flows`, form errors and
 //! resends in `verification_code_forms`.

@@ -1,4 +1,4 @@
-//! The code strategy's form errors and resends (kratos-api.md §3.2): missing and invalid
+//! The code strategy's form errors and resends: missing and invalid
 //! addresses, the Resend button, `max_resends`.
 
 use crate::helpers::spawn_app;

@@ -1,4 +1,4 @@
-//! One-time codes under concurrency (SECURITY.md G1, G2) and at rest (D5), on SQLite and, with
+//! One-time codes under concurrency and at rest, on SQLite and, with
 //! TEST_DATABASE_URL, on Postgres.
 
 use futures_util::future::join_all;

@@ -1,5 +1,4 @@
-//! The error answers of the verification endpoints (kratos-api.md §1.1, §1.2, §5; Kratos's
-//! `selfservice/flow/verification/handler_test.go`).
+//! The error answers of the verification endpoints.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The link strategy (`selfservice.flows.verification.use: link`, kratos-api.md §3.7, Kratos's
+//! The link strategy (`selfservice.flows.verification.use: link`, Kratos's
 //! `selfservice/strategy/link/strategy_verification_test.go`).
 
 use std::time::Duration;

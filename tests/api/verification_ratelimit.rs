@@ -1,4 +1,4 @@
-//! Rate limits on the verification endpoints (SECURITY.md B2, B4, B5, C5): 429 with
+//! Rate limits on the verification endpoints: 429 with
 //! `Retry-After` and a Kratos-shaped error body, the same for known and unknown addresses.
 
 use serde_json::Value;

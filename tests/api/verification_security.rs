@@ -1,5 +1,4 @@
-//! Enumeration and CSRF on the verification endpoints (SECURITY.md checklists C, D8 and E;
-//! kratos-api.md §2.4, §3.5). The error answers are in `verification_errors`.
+//! Enumeration and CSRF on the verification endpoints. The error answers are in `verification_errors`.
 
 use std::time::Duration;
 
@@ -281,6 +280,6 @@ async fn known_and_unknown_addresses_take_about_the_same_time() {
     let gap = k.abs_diff(u);
     assert!(
         gap < Duration::from_millis(5),
-        "median known {k:?} vs unknown {u:?} (SECURITY C3: < 5 ms)"
+        "median known {k:?} vs unknown {u:?} (must be under 5 ms)"
     );
 }

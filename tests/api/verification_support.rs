@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, json_with_status};
 
-/// How a client talks to the verification endpoints (kratos-api.md §1.1).
+/// How a client talks to the verification endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Browser flow, form posts without a JSON `Accept`: every answer is a 303.

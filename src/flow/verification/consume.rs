@@ -83,7 +83,7 @@ impl VerificationService {
         if let Some(client) = &ctx.client {
             self.limit(Rule::SubmitPerIp, client, now).await?;
         }
-        // Failures count per address across flows and resends (SECURITY B2); once the budget
+        // Failures count per address across flows and resends; once the budget
         // is spent no code for the address is compared, right or wrong.
         if let Some(address) = flow_address(&flow)
             && let Some(limiter) = &self.limiter

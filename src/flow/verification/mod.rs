@@ -1,5 +1,5 @@
 //! The verification flow: `choose_method -> sent_email -> passed_challenge`, persisted, with
-//! the UI nodes Kratos emits for each state (kratos-api.md §2, §3).
+//! the UI nodes Kratos emits for each state.
 
 mod consume;
 mod nodes;

@@ -1,4 +1,4 @@
-//! The exact node lists of each state (kratos-api.md §2.3, §3.6).
+//! The exact node lists of each state.
 
 use serde_json::json;
 

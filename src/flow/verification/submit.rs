@@ -180,7 +180,7 @@ impl VerificationService {
                     return Err(VerificationError::Csrf("the CSRF token does not match"));
                 }
             }
-            // Api flows carry no CSRF token, so a browser must not drive them (SECURITY E5).
+            // Api flows carry no CSRF token, so a browser must not drive them.
             (FlowType::Api, Some(signal)) => {
                 clear_messages(&mut flow);
                 flow.ui.set_value("email", json!(raw));

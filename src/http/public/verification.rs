@@ -33,7 +33,7 @@ struct InitQuery {
 }
 
 fn request_url(reg: &Registry, req: &HttpRequest) -> String {
-    // Built from the configured base URL, never from Host (SECURITY F4).
+    // Built from the configured base URL, never from Host.
     let base = reg.urls.public.as_str().trim_end_matches('/');
     match req.query_string() {
         "" => format!("{base}{}", req.path()),
@@ -72,7 +72,7 @@ fn csrf_cookie(reg: &Registry, token: String) -> Cookie<'static> {
     c
 }
 
-/// Per-IP limit on creating flows (SECURITY B5), before any work is done.
+/// Per-IP limit on creating flows, before any work is done.
 async fn limit_flow_creation(reg: &Registry, req: &HttpRequest) -> Result<(), ApiError> {
     let client =
         crate::ratelimit::ip_subject(crate::http::client_ip::client_ip(req, &reg.trusted_proxies));

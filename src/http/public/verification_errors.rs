@@ -1,4 +1,4 @@
-//! Verification failures as Kratos's error envelopes (kratos-api.md §1.2, §5).
+//! Verification failures as Kratos's error envelopes.
 
 use actix_web::http::StatusCode;
 use serde_json::json;

@@ -328,7 +328,7 @@ async fn header_injection_never_reaches_the_transport() {
         )
         .unwrap_err();
     assert!(matches!(err, CourierError::HeaderInjection(_)), "{err}");
-    // The built-in subject carries no data (SECURITY D8); an override that does is guarded too.
+    // The built-in subject carries no data; an override that does is guarded too.
     let mut settings = (*app.registry.settings).clone();
     settings.courier.templates.insert(
         "verification_code".into(),
