@@ -33,7 +33,6 @@ impl std::fmt::Debug for NewChallenge {
 /// address), the outbox message (none when nothing is to be sent) and the address to mark `sent`.
 pub struct Send<'a> {
     pub flow: &'a VerificationFlow,
-    pub via: Via,
     pub max_sends: i32,
     pub challenge: Option<NewChallenge>,
     pub message: Option<OutboxMessage>,
@@ -205,7 +204,7 @@ super::backend_modules! {
             .bind(f.state.as_str())
             .bind(f.active.map(|m| m.as_str()))
             .bind(Json(&f.ui))
-            .bind(s.via.as_str())
+            .bind(f.via.map(Via::as_str))
             .bind(s.now)
             .bind(s.max_sends)
             .execute(&mut **tx)

@@ -20,7 +20,6 @@ pub(super) struct FlowRow {
     return_to: Option<String>,
     csrf_token: String,
     ui: Json<Ui>,
-    #[allow(dead_code)]
     via: Option<String>,
     submit_count: i32,
     send_count: i32,
@@ -47,6 +46,10 @@ impl FlowRow {
             ui: self.ui.0,
             submit_count: self.submit_count,
             send_count: self.send_count,
+            via: match self.via {
+                Some(v) => Some(v.parse().map_err(|_| corrupt("channel", &v))?),
+                None => None,
+            },
             issued_at: self.issued_at,
             expires_at: self.expires_at,
             transient_payload: None,

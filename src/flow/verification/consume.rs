@@ -106,7 +106,7 @@ impl VerificationService {
         let candidates = self
             .keyring
             .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, code));
-        let via = sent_via(&flow);
+        let via = flow.via.unwrap_or(Via::Email);
         let success = self.passed_flow(&flow, ctx, Method::Code, via)?;
         let mut wrong = flow.clone();
         wrong.ui.messages = vec![text::verification_code_invalid()];
@@ -222,15 +222,6 @@ impl VerificationService {
                     .await?,
             }),
         }
-    }
-}
-
-/// The channel the last send used, read back from the Resend button and message id.
-fn sent_via(flow: &VerificationFlow) -> Via {
-    if flow.ui.messages.iter().any(|m| m.id == 1080004) {
-        Via::Sms
-    } else {
-        Via::Email
     }
 }
 

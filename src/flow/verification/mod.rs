@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::FlowType;
 use super::ui::Ui;
+use crate::schema::Via;
 
 pub use nodes::{choose_method_ui, sent_ui, success_ui};
 pub use outcome::{Outcome, VerificationError};
@@ -90,6 +91,8 @@ pub struct VerificationFlow {
     pub submit_count: i32,
     /// Codes or links sent in this flow (the first send and the resends).
     pub send_count: i32,
+    /// The channel of the last send (hidden, as in Kratos): it picks the success message.
+    pub via: Option<Via>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub transient_payload: Option<Value>,
@@ -101,11 +104,12 @@ impl VerificationFlow {
     }
 
     /// A code or link went out (first send or resend).
-    pub fn sent(&mut self, method: Method) -> Result<(), IllegalTransition> {
+    pub fn sent(&mut self, method: Method, via: Via) -> Result<(), IllegalTransition> {
         match self.state {
             State::ChooseMethod | State::SentEmail => {
                 self.state = State::SentEmail;
                 self.active = Some(method);
+                self.via = Some(via);
                 Ok(())
             }
             State::PassedChallenge => Err(IllegalTransition {
@@ -174,6 +178,7 @@ mod tests {
             },
             submit_count: 0,
             send_count: 0,
+            via: None,
             issued_at: now,
             expires_at: now,
             transient_payload: None,
@@ -183,13 +188,13 @@ mod tests {
     #[test]
     fn transitions_follow_the_state_machine() {
         let mut f = flow(State::ChooseMethod);
-        f.sent(Method::Code).unwrap();
+        f.sent(Method::Code, Via::Email).unwrap();
         assert_eq!(f.state, State::SentEmail);
-        f.sent(Method::Code).unwrap();
+        f.sent(Method::Code, Via::Email).unwrap();
         f.passed().unwrap();
         assert_eq!(f.state, State::PassedChallenge);
         assert!(
-            f.sent(Method::Code).is_err(),
+            f.sent(Method::Code, Via::Email).is_err(),
             "a finished flow cannot send again"
         );
         assert!(f.passed().is_err(), "nor pass twice");

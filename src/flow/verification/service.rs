@@ -239,6 +239,7 @@ impl VerificationService {
             ui,
             submit_count: 0,
             send_count: 0,
+            via: None,
             issued_at: now,
             expires_at: now + self.cfg().lifespan.chrono(),
             transient_payload: None,

@@ -294,7 +294,7 @@ impl VerificationService {
             }
             None => None,
         };
-        flow.sent(method).map_err(|e| {
+        flow.sent(method, via).map_err(|e| {
             VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
         })?;
         let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
@@ -319,7 +319,6 @@ impl VerificationService {
             .store
             .send_verification_challenge(Send {
                 flow: &flow,
-                via,
                 max_sends,
                 // Stored for unknown addresses too (bound to no address, its code sent nowhere,
                 // so it can never match): both paths then write the same rows and take the
