@@ -153,7 +153,6 @@ impl Application {
             store.clone(),
             courier.clone(),
             keyring.clone(),
-            crate::courier::Sealer::from_settings(&settings)?,
             limiter.clone(),
             settings.phone_verification.clone(),
         );

@@ -189,6 +189,10 @@ impl Courier {
     pub fn dev(&self) -> bool {
         self.inner.dev
     }
+    /// The keys that seal message bodies, for other stores of short-lived secrets.
+    pub fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
     pub fn worker_config(&self) -> &WorkerConfig {
         &self.inner.worker
     }

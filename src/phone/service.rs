@@ -92,10 +92,12 @@ impl PhoneService {
         store: Store,
         courier: Courier,
         keyring: Keyring,
-        sealer: Sealer,
         limiter: RateLimiter,
         cfg: PhoneVerificationConfig,
     ) -> Self {
+        // The courier's keys: derived once at start, and the same ones even when no secret
+        // is configured and they are random.
+        let sealer = courier.sealer().clone();
         Self {
             store,
             courier,
