@@ -1,7 +1,8 @@
 //! `verity api-keys ...`: partner API keys for the phone-verification API, through the admin API.
 
-use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use super::client::Admin;
 
 #[derive(clap::Args, Debug)]
 pub struct ApiKeysArgs {
@@ -40,40 +41,22 @@ enum ApiKeysCommand {
     },
 }
 
-async fn call(req: reqwest::RequestBuilder, base: &str) -> anyhow::Result<Value> {
-    let resp = req
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the admin API at {base}"))?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    if !status.is_success() {
-        let reason = body["error"]["reason"]
-            .as_str()
-            .or(body["error"]["message"].as_str())
-            .unwrap_or("unexpected answer");
-        bail!("the admin API answered {status}: {reason}");
-    }
-    Ok(body)
-}
-
 pub async fn run(args: ApiKeysArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().build()?;
-    let base = args.endpoint.trim_end_matches('/').to_owned();
-    let url = |p: &str| format!("{base}/admin/api-keys{p}");
+    let admin = Admin::new(args.endpoint)?;
+    let http = &admin.http;
+    let url = |p: &str| admin.url(&format!("api-keys{p}"));
     let out = match args.command {
         ApiKeysCommand::Create { name, credits } => {
             let req = http
                 .post(url(""))
                 .json(&json!({"name": name, "credits": credits}));
-            let v = call(req, &base).await?;
+            let v = admin.call(req).await?;
             eprintln!("Store the secret now: it is not shown again.");
             v
         }
-        ApiKeysCommand::List => call(http.get(url("")), &base).await?,
+        ApiKeysCommand::List => admin.call(http.get(url(""))).await?,
         ApiKeysCommand::Revoke { id } => {
-            call(http.delete(url(&format!("/{id}"))), &base).await?;
+            admin.call(http.delete(url(&format!("/{id}")))).await?;
             println!("revoked {id}");
             return Ok(());
         }
@@ -81,7 +64,7 @@ pub async fn run(args: ApiKeysArgs) -> anyhow::Result<()> {
             let req = http
                 .post(url(&format!("/{id}/credits")))
                 .json(&json!({"add": add}));
-            call(req, &base).await?
+            admin.call(req).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);

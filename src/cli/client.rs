@@ -44,13 +44,21 @@ enum IdentitiesCommand {
     },
 }
 
-struct Admin {
-    http: reqwest::Client,
+/// A client of the admin API, shared by the `identities` and `api-keys` commands.
+pub(super) struct Admin {
+    pub(super) http: reqwest::Client,
     base: String,
 }
 
 impl Admin {
-    fn url(&self, path: &str) -> String {
+    pub(super) fn new(base: String) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder().build()?,
+            base,
+        })
+    }
+
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}/admin/{path}", self.base.trim_end_matches('/'))
     }
 
@@ -75,6 +83,16 @@ impl Admin {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         Ok((status, body, link))
+    }
+
+    /// Sends and returns the JSON body, or the API's error as the reason.
+    pub(super) async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let (status, body, _) = self.send(req).await?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(api_error(status, &body))
+        }
     }
 }
 
@@ -108,10 +126,7 @@ fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
 }
 
 pub async fn run(args: IdentitiesArgs) -> anyhow::Result<()> {
-    let admin = Admin {
-        http: reqwest::Client::builder().build()?,
-        base: args.endpoint,
-    };
+    let admin = Admin::new(args.endpoint)?;
     match args.command {
         IdentitiesCommand::List { identifier } => {
             let mut url = admin.url("identities");
