@@ -179,16 +179,8 @@ super::backend_modules! {
     }
 
     pub async fn update_flow(pool: &Pool<Db>, f: &VerificationFlow, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(UPDATE_FLOW)
-            .bind(f.id)
-            .bind(f.state.as_str())
-            .bind(f.active.map(|m| m.as_str()))
-            .bind(Json(&f.ui))
-            .bind(now)
-            .bind(&f.csrf_token)
-            .execute(pool)
-            .await?;
-        Ok(())
+        let mut conn = pool.acquire().await?;
+        save_flow(&mut conn, f, now).await
     }
 
     pub async fn send_challenge(pool: &Pool<Db>, s: Send<'_>) -> Result<bool, StoreError> {
@@ -258,7 +250,7 @@ super::backend_modules! {
             .await?;
         let Some(row) = matching(&rows, u.candidates) else {
             if let Some(f) = u.on_no_match {
-                save_flow(tx, f, u.now).await?;
+                save_flow(&mut **tx, f, u.now).await?;
             }
             return Ok(CodeUse::NoMatch);
         };
@@ -275,12 +267,13 @@ super::backend_modules! {
         if let Some(address) = row.verifiable_address_id {
             sqlx::query(VERIFY_ADDRESS).bind(address).bind(u.now).execute(&mut **tx).await?;
         }
-        save_flow(tx, u.on_success, u.now).await?;
+        save_flow(&mut **tx, u.on_success, u.now).await?;
         let via = row.via.parse().map_err(|_| StoreError::Corrupt(format!("unknown channel {:?}", row.via)))?;
         Ok(CodeUse::Verified { via, address_id: row.verifiable_address_id })
     }
 
-    async fn save_flow(tx: &mut Transaction<'static, Db>, f: &VerificationFlow, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Saves state, method, UI and CSRF binding, on a pool connection or inside a transaction.
+    async fn save_flow(conn: &mut <Db as sqlx::Database>::Connection, f: &VerificationFlow, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(UPDATE_FLOW)
             .bind(f.id)
             .bind(f.state.as_str())
@@ -288,7 +281,7 @@ super::backend_modules! {
             .bind(Json(&f.ui))
             .bind(now)
             .bind(&f.csrf_token)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
