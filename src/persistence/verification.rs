@@ -250,7 +250,7 @@ super::backend_modules! {
             .await?;
         let Some(row) = matching(&rows, u.candidates) else {
             if let Some(f) = u.on_no_match {
-                save_flow(&mut **tx, f, u.now).await?;
+                save_flow(tx, f, u.now).await?;
             }
             return Ok(CodeUse::NoMatch);
         };
@@ -267,7 +267,7 @@ super::backend_modules! {
         if let Some(address) = row.verifiable_address_id {
             sqlx::query(VERIFY_ADDRESS).bind(address).bind(u.now).execute(&mut **tx).await?;
         }
-        save_flow(&mut **tx, u.on_success, u.now).await?;
+        save_flow(tx, u.on_success, u.now).await?;
         let via = row.via.parse().map_err(|_| StoreError::Corrupt(format!("unknown channel {:?}", row.via)))?;
         Ok(CodeUse::Verified { via, address_id: row.verifiable_address_id })
     }
