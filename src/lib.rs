@@ -11,14 +11,17 @@ pub mod hash;
 pub mod hooks;
 pub mod http;
 pub mod identity;
+pub mod oidc;
 pub mod password;
 pub mod persistence;
 pub mod phone;
 pub mod ratelimit;
 pub mod schema;
+pub mod session;
 pub mod startup;
 pub mod telemetry;
 pub mod text;
+pub mod ui;
 
 /// Installs the one TLS crypto provider (ring) for sqlx, lettre and reqwest. Call it first
 /// in `main` and in every test binary; calling it twice is harmless.

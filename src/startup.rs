@@ -32,6 +32,12 @@ pub struct Registry {
     pub verification: VerificationService,
     pub limiter: RateLimiter,
     pub phone: crate::phone::PhoneService,
+    pub sessions: crate::session::SessionService,
+    pub registration: crate::flow::registration::RegistrationService,
+    pub login: crate::flow::login::LoginService,
+    pub settings_flow: crate::flow::settings::SettingsService,
+    /// Social sign-in providers (`selfservice.methods.oidc`), built at start.
+    pub oidc: crate::oidc::Providers,
     /// `serve.public.trusted_proxies`, parsed once.
     pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
     pub urls: Urls,
@@ -101,7 +107,7 @@ impl Application {
         .context("loading identity schemas failed")?;
         let hasher = PasswordHasher::new(&settings.hashers.argon2)
             .context("invalid hashers.argon2 settings")?;
-        let identities = IdentityService::new(store.clone(), Arc::new(schemas), hasher);
+        let identities = IdentityService::new(store.clone(), Arc::new(schemas), hasher.clone());
         if settings.signing_secrets().is_empty() {
             tracing::warn!(
                 "no secrets.default or secrets.cookie configured: a random secret is used and codes, cookies and page tokens die with this process"
@@ -156,7 +162,63 @@ impl Application {
             limiter.clone(),
             settings.phone_verification.clone(),
         );
+        let sessions = crate::session::SessionService::new(store.clone(), settings.clone());
+        let flow_env =
+            crate::flow::env::FlowEnv::new(store.clone(), settings.clone(), urls.public.clone());
+        let flow_limiter = limiter.enabled().then(|| limiter.clone());
+        let flows = &settings.selfservice.flows;
+        let oidc = crate::oidc::Providers::from_settings_at(
+            &settings,
+            crate::oidc::http_client(),
+            source.base_dir(),
+        )
+        .context("invalid selfservice.methods.oidc settings")?;
+        let registration = crate::flow::registration::RegistrationService::new(
+            flow_env.clone(),
+            identities.clone(),
+            sessions.clone(),
+            verification.clone(),
+            courier.clone(),
+            flow_limiter.clone(),
+            crate::flow::after::AfterHooks::from_config(
+                &flows.registration.after,
+                source.base_dir(),
+                "registration",
+            )?,
+            oidc.clone(),
+        );
+        let settings_flow = crate::flow::settings::SettingsService::new(
+            flow_env.clone(),
+            identities.clone(),
+            sessions.clone(),
+            verification.clone(),
+            courier.clone(),
+            flow_limiter.clone(),
+            crate::flow::after::AfterHooks::from_config(
+                &flows.settings.after,
+                source.base_dir(),
+                "settings",
+            )?,
+        );
+        let login = crate::flow::login::LoginService::new(
+            flow_env.clone(),
+            sessions.clone(),
+            verification.clone(),
+            hasher,
+            flow_limiter,
+            crate::flow::after::AfterHooks::from_config(
+                &flows.login.after,
+                source.base_dir(),
+                "login",
+            )?,
+            oidc.clone(),
+        );
         let registry = Arc::new(Registry {
+            sessions,
+            registration,
+            login,
+            settings_flow,
+            oidc,
             settings,
             phone,
             verification,

@@ -22,7 +22,7 @@ pub struct Text {
     pub context: Option<Value>,
 }
 
-fn info(id: u32, text: &str) -> Text {
+pub(crate) fn info(id: u32, text: &str) -> Text {
     Text {
         id,
         text: text.into(),
@@ -31,7 +31,7 @@ fn info(id: u32, text: &str) -> Text {
     }
 }
 
-fn error(id: u32, text: impl Into<String>, context: Option<Value>) -> Text {
+pub(crate) fn error(id: u32, text: impl Into<String>, context: Option<Value>) -> Text {
     Text {
         id,
         text: text.into(),
@@ -163,4 +163,12 @@ pub fn code_already_used() -> Text {
 }
 pub fn too_many_sends() -> Text {
     reason("Too many codes were requested in this flow. Please start again to receive a new code.")
+}
+/// "The request was already completed successfully and can not be retried." under the id
+/// of the flow that was completed (4040002 registration, 4070002 verification).
+pub fn verification_already_done_as(id: u32) -> Text {
+    Text {
+        id,
+        ..verification_already_done()
+    }
 }

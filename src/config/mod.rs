@@ -8,6 +8,7 @@ mod env;
 mod load;
 mod secret;
 mod selfservice;
+mod ui;
 
 pub use bytesize::ByteSize;
 pub use courier::{
@@ -18,9 +19,11 @@ pub use duration::GoDuration;
 pub use load::{ConfigError, ConfigSource, load};
 pub use secret::Sensitive;
 pub use selfservice::{
-    CodeAlphabet, CodeMethodConfig, FlowsConfig, HookConfig, LinkMethodConfig, MethodsConfig,
-    SelfServiceConfig, VerificationFlowConfig, VerificationStrategy,
+    AfterConfig, CodeAlphabet, CodeMethodConfig, FlowsConfig, GenericFlowConfig, HookConfig,
+    LinkMethodConfig, MethodAfter, MethodsConfig, SelfServiceConfig, VerificationFlowConfig,
+    VerificationStrategy,
 };
+pub use ui::{SuccessRedirects, UiConfig};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -50,6 +53,8 @@ pub struct Settings {
     pub feature_flags: FeatureFlags,
     #[serde(default)]
     pub phone_verification: crate::phone::PhoneVerificationConfig,
+    #[serde(default)]
+    pub ui: UiConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -126,6 +131,10 @@ pub struct IdentityConfig {
     #[serde(default = "default_schema_id")]
     pub default_schema_id: String,
     pub schemas: Vec<SchemaSource>,
+    /// When an identity counts as verified (the read-only `verified` field): `any` of its
+    /// verifiable addresses verified, or `all` of them.
+    #[serde(default)]
+    pub verified_rule: crate::identity::VerifiedRule,
 }
 
 fn default_schema_id() -> String {

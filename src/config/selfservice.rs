@@ -159,7 +159,8 @@ pub struct OidcMethod {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OidcMethodConfig {
-    pub providers: Vec<serde_json::Value>,
+    /// Checked further (provider kind, URLs, mapper) by `crate::oidc::Providers` at start.
+    pub providers: Vec<crate::oidc::ProviderConfig>,
     pub base_redirect_uri: Option<String>,
 }
 

@@ -22,10 +22,13 @@ pub enum TemplateKind {
     VerifiableAddressChanged,
     /// The partner phone-verification API's code (iDenfy style), by SMS or voice call.
     PhoneVerificationCode,
+    /// Sent instead of a code when someone registers with an address that already has an
+    /// account, so the sign-up answer does not reveal which addresses are registered.
+    RegistrationDuplicate,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 12] = [
+    pub const ALL: [TemplateKind; 13] = [
         Self::VerificationCodeValid,
         Self::VerificationCodeInvalid,
         Self::VerificationValid,
@@ -38,6 +41,7 @@ impl TemplateKind {
         Self::RegistrationCodeValid,
         Self::VerifiableAddressChanged,
         Self::PhoneVerificationCode,
+        Self::RegistrationDuplicate,
     ];
 
     /// The Kratos `template_type`.
@@ -55,6 +59,7 @@ impl TemplateKind {
             Self::RegistrationCodeValid => "registration_code_valid",
             Self::VerifiableAddressChanged => "verifiable_address_changed",
             Self::PhoneVerificationCode => "phone_verification_code",
+            Self::RegistrationDuplicate => "registration_duplicate",
         }
     }
 
@@ -77,6 +82,7 @@ impl TemplateKind {
             Self::RegistrationCodeValid => "registration_code/valid",
             Self::VerifiableAddressChanged => "verifiable_address_changed/valid",
             Self::PhoneVerificationCode => "phone_verification_code/valid",
+            Self::RegistrationDuplicate => "registration_duplicate/valid",
         }
     }
 
@@ -107,6 +113,7 @@ impl TemplateKind {
                 &["to", "registration_code", "traits", "expires_in_minutes"]
             }
             Self::VerifiableAddressChanged => &["to", "identity"],
+            Self::RegistrationDuplicate => &["to", "login_url"],
             Self::PhoneVerificationCode => &["to", "code", "expires_in_minutes"],
             Self::VerificationCodeInvalid
             | Self::VerificationInvalid
@@ -165,6 +172,7 @@ impl TemplateKind {
             "request_url_domain": "id.example.com",
             "transient_payload": {},
             "oauth2_login_request": null,
+            "login_url": "https://id.example.com/self-service/login/browser",
         });
         for key in self.required_fields().iter().chain(self.optional_fields()) {
             m.insert((*key).to_owned(), sample[*key].clone());

@@ -1,6 +1,15 @@
 //! Self-service flows: persisted resources with a state machine, and the parts they share.
 
+pub mod after;
+pub mod env;
+pub mod form;
+pub mod login;
+pub mod messages;
+pub mod oidc;
+pub mod registration;
 pub mod return_to;
+pub mod settings;
+pub mod traits;
 pub mod ui;
 pub mod verification;
 

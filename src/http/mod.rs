@@ -9,6 +9,7 @@ pub mod negotiate;
 mod pagination;
 mod public;
 mod schemas;
+pub mod ui;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
@@ -21,11 +22,13 @@ pub fn public(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     schemas::configure(cfg);
     public::configure(cfg);
+    ui::configure(cfg);
 }
 
 /// Routes of the admin API, under `/admin` and, as Kratos rewrites them, without the prefix.
 pub fn admin(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    ui::configure_admin(cfg);
     admin::configure_redirects(cfg);
     cfg.service(web::scope("/admin").configure(admin::configure));
     admin::configure(cfg);

@@ -8,5 +8,6 @@ mod service;
 pub use input::{AddressInput, CredentialsInput, IdentityInput, OidcProviderInput, PasswordInput};
 pub use model::{
     AddressStatus, Credential, Identity, IdentityState, RecoveryAddress, VerifiableAddress,
+    VerifiedRule,
 };
 pub use service::{IdentityError, IdentityService};

@@ -125,7 +125,29 @@ impl fmt::Debug for Credential {
     }
 }
 
+/// Which addresses must be verified for the identity to count as verified.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifiedRule {
+    #[default]
+    Any,
+    All,
+}
+
 impl Identity {
+    /// An identity without verifiable addresses is never verified.
+    pub fn is_verified(&self, rule: VerifiedRule) -> bool {
+        let mut addresses = self.verifiable_addresses.iter();
+        match rule {
+            VerifiedRule::Any => addresses.any(|a| a.verified),
+            VerifiedRule::All => {
+                !self.verifiable_addresses.is_empty() && addresses.all(|a| a.verified)
+            }
+        }
+    }
+
     pub fn credential(&self, kind: &str) -> Option<&Credential> {
         self.credentials.iter().find(|c| c.kind == kind)
     }

@@ -100,6 +100,27 @@ impl IdentityService {
         Ok(identity)
     }
 
+    /// A new identity built and validated (password hashed) but not stored, for flows that
+    /// store it together with other rows.
+    pub async fn prepare(
+        &self,
+        input: IdentityInput,
+        now: DateTime<Utc>,
+    ) -> Result<Identity, IdentityError> {
+        self.build(None, input, now).await
+    }
+
+    /// An identity changed by a flow (settings): validated like an admin update, then saved.
+    pub async fn update_from(
+        &self,
+        existing: &Identity,
+        input: IdentityInput,
+        now: DateTime<Utc>,
+    ) -> Result<Identity, IdentityError> {
+        let identity = self.build(Some(existing), input, now).await?;
+        self.save(identity).await
+    }
+
     /// PUT: the body replaces schema, traits, state and metadata.
     pub async fn replace(
         &self,
@@ -243,6 +264,7 @@ impl IdentityService {
                         "the password is longer than {MAX_PASSWORD_BYTES} bytes"
                     )));
                 }
+                let p = crate::password::normalize(&p);
                 Ok(json!({"hashed_password": self.hasher.hash(p).await?}))
             }
             (None, Some(h)) if is_supported_phc(&h) => Ok(json!({"hashed_password": h})),

@@ -104,7 +104,7 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    async fn insert_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<(), StoreError> {
+    pub(in crate::persistence) async fn insert_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<(), StoreError> {
         sqlx::query(INSERT_IDENTITY)
             .bind(i.id)
             .bind(&i.schema_id)
@@ -127,7 +127,7 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    async fn update_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<bool, StoreError> {
+    pub(in crate::persistence) async fn update_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<bool, StoreError> {
         let res = sqlx::query(UPDATE_IDENTITY)
             .bind(i.id)
             .bind(&i.schema_id)

@@ -6,10 +6,13 @@
 
 pub(crate) mod courier;
 mod courier_rows;
+pub mod errors;
+pub mod flows;
 mod identities;
 pub mod phone;
 mod ratelimit;
 mod rows;
+pub mod sessions;
 pub mod verification;
 mod verification_rows;
 
@@ -69,12 +72,14 @@ pub(crate) mod dialect {
         pub const BEGIN_WRITE: &str = "BEGIN";
         /// The outbox of the same backend, for units of work that queue a message.
         pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
+        pub(in crate::persistence) use crate::persistence::identities::pg as identities;
     }
     pub mod sqlite {
         /// Takes the write lock up front, so two writers queue on busy_timeout instead of
         /// failing with SQLITE_BUSY when a reader tries to upgrade.
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
         pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
+        pub(in crate::persistence) use crate::persistence::identities::lite as identities;
     }
 }
 

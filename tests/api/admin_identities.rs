@@ -139,6 +139,25 @@ async fn list_pages_with_link_header_and_filters_by_identifier() {
 }
 
 #[tokio::test]
+async fn a_phone_number_identifier_filters_as_text() {
+    let app = spawn_app().await;
+    let created = app
+        .post_admin(
+            "/admin/identities",
+            &serde_json::json!({"schema_id": "phone", "traits": {"phone": "+49 151 12345678"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let filtered = json_with_status(
+        app.get_admin("/admin/identities?credentials_identifier=%2B4915112345678")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(filtered.as_array().unwrap().len(), 1, "{filtered}");
+}
+
+#[tokio::test]
 async fn forged_page_token_is_refused() {
     let app = spawn_app().await;
     let body = json_with_status(

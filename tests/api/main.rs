@@ -1,17 +1,30 @@
 //! Black-box tests: each starts the real server on port 0 with a fresh database.
 
 mod admin_identities;
+mod admin_sessions;
+mod auth_hooks;
+mod auth_support;
+mod browser_e2e;
+mod browser_support;
 mod cli_admin;
 mod config_cli;
 mod courier;
 mod db_outage;
 mod health;
 mod helpers;
+mod login;
 mod logs;
+mod oidc_client;
+mod oidc_flows;
+mod oidc_support;
 mod phone_api;
 mod phone_support;
+mod registration;
 mod sdk;
+mod sessions;
+mod settings;
 mod support_smtp;
+mod ui_pages;
 mod verification_code;
 mod verification_code_flows;
 mod verification_code_forms;

@@ -19,12 +19,12 @@ crate::contract!(
     migration_status_lists_applied_steps,
 );
 
-fn t() -> DateTime<Utc> {
+pub fn t() -> DateTime<Utc> {
     // Both backends keep microseconds.
     Utc::now().trunc_subsecs(6)
 }
 
-fn identity(email: &str) -> Identity {
+pub fn identity(email: &str) -> Identity {
     let now = t();
     Identity {
         id: Uuid::new_v4(),

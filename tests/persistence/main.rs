@@ -5,6 +5,7 @@
 mod identities;
 mod phone;
 mod ratelimit;
+mod sessions;
 
 use verity::persistence::Store;
 

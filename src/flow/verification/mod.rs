@@ -2,6 +2,8 @@
 //! the UI nodes Kratos emits for each state.
 
 mod consume;
+mod deliver;
+mod hook;
 mod nodes;
 mod outcome;
 mod service;
@@ -16,6 +18,8 @@ use super::FlowType;
 use super::ui::Ui;
 use crate::schema::Via;
 
+pub use deliver::Recipient;
+pub use hook::Origin;
 pub use nodes::{choose_method_ui, sent_ui, success_ui};
 pub use outcome::{Outcome, VerificationError};
 pub use service::{BrowserSignal, Submission, SubmitContext, VerificationService};

@@ -6,16 +6,13 @@ use rand::RngExt;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::deliver::Recipient;
 use super::service::SubmitContext;
 use super::{
     Method, Outcome, State, Submission, VerificationError, VerificationFlow, VerificationService,
-    sent_ui,
 };
 use crate::config::CodeAlphabet;
-use crate::courier::TemplateKind;
 use crate::flow::FlowType;
-use crate::persistence::Channel;
-use crate::persistence::verification::{NewChallenge, Send};
 use crate::ratelimit::Rule;
 use crate::schema::{Via, normalize_email, normalize_phone};
 use crate::text;
@@ -42,7 +39,7 @@ pub fn generate_code(length: usize, alphabet: CodeAlphabet) -> String {
         .collect()
 }
 
-fn generate_token() -> String {
+pub(super) fn generate_token() -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rand_core::UnwrapErr(rand::rngs::SysRng);
     (0..LINK_TOKEN_LEN)
@@ -225,123 +222,8 @@ impl VerificationService {
         self.limit(Rule::VerificationSendPerAddressDay, &address, now)
             .await?;
 
-        let owner = self.store.find_address_owner(via, &address).await?;
-        let (secret, lifespan) = match method {
-            Method::Code => (
-                generate_code(code_cfg.length, code_cfg.alphabet),
-                code_cfg.lifespan,
-            ),
-            Method::Link => (
-                generate_token(),
-                self.settings.selfservice.methods.link.config.lifespan,
-            ),
-        };
-        let expires_at = now + lifespan.chrono();
-        // For an unknown address the stored MAC is of a random token longer than any code,
-        // so no submitted code can ever match it.
-        let mac_input = if owner.is_some() {
-            secret.clone()
-        } else {
-            generate_token()
-        };
-        let secret_hmac = self
-            .keyring
-            .sign_hex(HMAC_PURPOSE, &secret_input(flow.id, &mac_input));
-        let channel = match via {
-            Via::Email => Channel::Email,
-            Via::Sms => Channel::Sms,
-        };
-        let mut data = json!({
-            "to": address,
-            "request_url": flow.request_url,
-            "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
-            "expires_in_minutes": lifespan.whole_minutes(),
-        });
-        let kind = match (&owner, method) {
-            (Some(o), _) => {
-                data["identity"] =
-                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
-                if method == Method::Code {
-                    data["verification_code"] = json!(secret);
-                    data["verification_url"] = json!(format!(
-                        "{}self-service/verification?code={secret}&flow={}",
-                        self.public, flow.id
-                    ));
-                    Some(TemplateKind::VerificationCodeValid)
-                } else {
-                    data["verification_url"] = json!(format!(
-                        "{}self-service/verification?flow={}&token={secret}",
-                        self.public, flow.id
-                    ));
-                    Some(TemplateKind::VerificationValid)
-                }
-            }
-            // Unknown address: optionally tell the mailbox someone tried; never an SMS.
-            (None, _) if self.cfg().notify_unknown_recipients && via == Via::Email => {
-                Some(match method {
-                    Method::Code => TemplateKind::VerificationCodeInvalid,
-                    Method::Link => TemplateKind::VerificationInvalid,
-                })
-            }
-            (None, _) => None,
-        };
-        let message = match kind {
-            Some(k) => {
-                Some(
-                    self.courier
-                        .compose(channel, &address, k, &data, Some(expires_at), now)?,
-                )
-            }
-            None => None,
-        };
-        flow.sent(method, via).map_err(|e| {
-            VerificationError::Store(crate::persistence::StoreError::Corrupt(e.to_string()))
-        })?;
-        let masked = (flow.kind == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
-        flow.ui = sent_ui(
-            &self.action(flow.id),
-            method,
-            masked.as_deref(),
-            &address,
-            via,
-            self.phone_allowed(),
-        );
-        let challenge = NewChallenge {
-            id: Uuid::new_v4(),
-            method: method.as_str(),
-            secret_hmac,
-            verifiable_address_id: owner.as_ref().map(|o| o.address_id),
-            via,
-            expires_at,
-            issued_at: now,
-        };
-        let sent = self
-            .store
-            .send_verification_challenge(Send {
-                flow: &flow,
-                max_sends,
-                // Stored for unknown addresses too (bound to no address, its code sent nowhere,
-                // so it can never match): both paths then write the same rows and take the
-                // same time.
-                challenge: Some(challenge),
-                message,
-                address_id: owner.as_ref().map(|o| o.address_id),
-                now,
-            })
-            .await?;
-        if !sent {
-            // The sends were used up, or a concurrent code submission finished the flow.
-            if self.get(flow.id).await?.state == State::PassedChallenge {
-                let new = self
-                    .renew(&flow, ctx, text::verification_already_done(), now)
-                    .await?;
-                return Ok(Outcome::Completed { new });
-            }
-            let new = self.renew(&flow, ctx, text::too_many_sends(), now).await?;
-            return Ok(Outcome::Replaced { new });
-        }
-        flow.send_count += 1;
-        Self::outcome_show(flow, 200)
+        self.deliver(flow, method, (via, address), Recipient::Lookup, ctx, now)
+            .await
     }
 }
 

@@ -74,7 +74,15 @@ async fn list(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse
     let body: Vec<_> = page
         .identities
         .iter()
-        .map(|i| identity_json(i, &reg.urls.public, &include, true))
+        .map(|i| {
+            identity_json(
+                i,
+                &reg.urls.public,
+                reg.settings.identity.verified_rule,
+                &include,
+                true,
+            )
+        })
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::LINK, link_header(&base, size, next, &extra)))
@@ -92,10 +100,15 @@ fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(
     let map: serde_json::Map<String, serde_json::Value> = pairs
         .into_iter()
         .map(|(k, v)| {
-            let value = v
-                .parse::<u64>()
-                .map(serde_json::Value::from)
-                .unwrap_or(serde_json::Value::String(v));
+            // Only paging parameters are numbers; an identifier such as "+4915..." must stay
+            // text (u64's parser accepts a leading '+').
+            let value = match k.as_str() {
+                "credentials_identifier" => serde_json::Value::String(v),
+                _ => v
+                    .parse::<u64>()
+                    .map(serde_json::Value::from)
+                    .unwrap_or(serde_json::Value::String(v)),
+            };
             (k, value)
         })
         .collect();
@@ -114,7 +127,13 @@ async fn create(
             header::LOCATION,
             format!("{}identities/{}", reg.urls.admin, identity.id),
         ))
-        .json(identity_json(&identity, &reg.urls.public, &[], true)))
+        .json(identity_json(
+            &identity,
+            &reg.urls.public,
+            reg.settings.identity.verified_rule,
+            &[],
+            true,
+        )))
 }
 
 async fn get(
@@ -124,7 +143,13 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let identity = reg.identities.get(parse_id(&path)?).await?;
     let include = included_credentials(&req);
-    Ok(HttpResponse::Ok().json(identity_json(&identity, &reg.urls.public, &include, true)))
+    Ok(HttpResponse::Ok().json(identity_json(
+        &identity,
+        &reg.urls.public,
+        reg.settings.identity.verified_rule,
+        &include,
+        true,
+    )))
 }
 
 async fn replace(
@@ -136,7 +161,13 @@ async fn replace(
         .identities
         .replace(parse_id(&path)?, body.into_inner(), now())
         .await?;
-    Ok(HttpResponse::Ok().json(identity_json(&identity, &reg.urls.public, &[], true)))
+    Ok(HttpResponse::Ok().json(identity_json(
+        &identity,
+        &reg.urls.public,
+        reg.settings.identity.verified_rule,
+        &[],
+        true,
+    )))
 }
 
 async fn patch(
@@ -148,7 +179,13 @@ async fn patch(
         .identities
         .patch(parse_id(&path)?, body.into_inner(), now())
         .await?;
-    Ok(HttpResponse::Ok().json(identity_json(&identity, &reg.urls.public, &[], true)))
+    Ok(HttpResponse::Ok().json(identity_json(
+        &identity,
+        &reg.urls.public,
+        reg.settings.identity.verified_rule,
+        &[],
+        true,
+    )))
 }
 
 async fn delete(

@@ -5,6 +5,7 @@ mod courier;
 mod dev_inbox;
 mod identities;
 mod redirect;
+mod sessions;
 mod view;
 
 use actix_web::web;
@@ -19,4 +20,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api_keys::configure(cfg);
     courier::configure(cfg);
     dev_inbox::configure(cfg);
+    sessions::configure(cfg);
 }

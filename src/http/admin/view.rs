@@ -10,6 +10,7 @@ use crate::identity::Identity;
 pub fn identity_json(
     i: &Identity,
     public_base: &url::Url,
+    rule: crate::identity::VerifiedRule,
     include: &[String],
     admin: bool,
 ) -> Value {
@@ -21,6 +22,8 @@ pub fn identity_json(
         json!(schema_url(public_base, &i.schema_id)),
     );
     m.insert("state".into(), json!(i.state));
+    // Verity's read-only summary of the addresses; SDKs ignore fields they do not know.
+    m.insert("verified".into(), json!(i.is_verified(rule)));
     if let Some(t) = i.state_changed_at {
         m.insert("state_changed_at".into(), json!(t));
     }

@@ -1,20 +1,22 @@
 //! `/self-service/verification*`: thin adapters over `flow::verification`.
 
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::flow::FlowType;
-use crate::flow::verification::{BrowserSignal, SubmitContext};
+use crate::flow::verification::SubmitContext;
 use crate::flow::verification::{Outcome, Submission, VerificationError, VerificationFlow};
 use crate::http::negotiate::is_json_request;
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
-use super::verification_errors::{csrf_error, error, expired_flow_error};
+use super::forms::{
+    browser_signal, csrf_cookie, csrf_from_cookie, limit_flow_creation, request_url, see_other,
+};
+use super::verification_errors::{csrf_error, error, expired_flow_error, for_browser};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -30,66 +32,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct InitQuery {
     return_to: Option<String>,
-}
-
-fn request_url(reg: &Registry, req: &HttpRequest) -> String {
-    // Built from the configured base URL, never from Host.
-    let base = reg.urls.public.as_str().trim_end_matches('/');
-    match req.query_string() {
-        "" => format!("{base}{}", req.path()),
-        q => format!("{base}{}?{q}", req.path()),
-    }
-}
-
-fn csrf_cookie_name(reg: &Registry) -> String {
-    crate::csrf::cookie_name(reg.urls.public.as_str())
-}
-
-fn csrf_from_cookie(reg: &Registry, req: &HttpRequest) -> Option<String> {
-    req.cookie(&csrf_cookie_name(reg))
-        .map(|c| c.value().to_owned())
-        .filter(|v| crate::csrf::is_valid_token(v))
-}
-
-fn csrf_cookie(reg: &Registry, token: String) -> Cookie<'static> {
-    let cfg = &reg.settings.cookies;
-    let secure = cfg.secure.unwrap_or(!reg.dev);
-    let same_site = match cfg.same_site {
-        crate::config::SameSite::Strict => SameSite::Strict,
-        crate::config::SameSite::None if secure => SameSite::None,
-        _ => SameSite::Lax,
-    };
-    let mut c = Cookie::build(csrf_cookie_name(reg), token)
-        .path(cfg.path.clone())
-        .http_only(true)
-        .secure(secure)
-        .same_site(same_site)
-        .max_age(CookieDuration::days(365))
-        .finish();
-    if let Some(d) = &cfg.domain {
-        c.set_domain(d.clone());
-    }
-    c
-}
-
-/// Per-IP limit on creating flows, before any work is done.
-async fn limit_flow_creation(reg: &Registry, req: &HttpRequest) -> Result<(), ApiError> {
-    let client =
-        crate::ratelimit::ip_subject(crate::http::client_ip::client_ip(req, &reg.trusted_proxies));
-    match reg
-        .limiter
-        .hit(crate::ratelimit::Rule::FlowCreatePerIp, &client, now())
-        .await?
-    {
-        Ok(()) => Ok(()),
-        Err(limited) => Err(error(VerificationError::RateLimited(limited.retry_after))),
-    }
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
 }
 
 async fn init_browser(
@@ -109,8 +51,12 @@ async fn init_browser(
             token.clone(),
             now(),
         )
-        .await
-        .map_err(error)?;
+        .await;
+    let flow = match flow {
+        Ok(f) => f,
+        Err(e @ VerificationError::Disabled) => return for_browser(&reg, &req, error(e)).await,
+        Err(e) => return Err(error(e)),
+    };
     let mut resp = if is_json_request(&req) {
         HttpResponse::Ok().json(flow.to_json())
     } else {
@@ -154,7 +100,7 @@ async fn get_flow(
     q: web::Query<FlowQuery>,
 ) -> Result<HttpResponse, ApiError> {
     if !reg.verification.enabled() {
-        return Err(error(VerificationError::Disabled));
+        return for_browser(&reg, &req, error(VerificationError::Disabled)).await;
     }
     let id =
         q.id.as_deref()
@@ -192,38 +138,7 @@ fn parse_submission(
     body: &[u8],
     query: serde_json::Map<String, Value>,
 ) -> Result<Submission, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let mut fields: serde_json::Map<String, Value> = if body.is_empty() {
-        serde_json::Map::new()
-    } else if media == "application/json" {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
-        })?
-    } else if media == "application/x-www-form-urlencoded" {
-        url::form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-            .collect()
-    } else {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .reason("Send the form as application/json or application/x-www-form-urlencoded."));
-    };
-    for (k, v) in query {
-        fields.entry(k).or_insert(v);
-    }
-    if let Some(Value::String(tp)) = fields.get("transient_payload") {
-        let parsed = serde_json::from_str::<Value>(tp).unwrap_or(Value::Null);
-        fields.insert("transient_payload".into(), parsed);
-    }
+    let fields = super::forms::parse_fields(req, body, query)?;
     serde_json::from_value(Value::Object(fields))
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid: {e}")))
 }
@@ -235,13 +150,10 @@ async fn submit(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
-    let id = q
-        .flow
-        .as_deref()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| {
-            ApiError::bad_request("The flow query parameter is missing or malformed.")
-        })?;
+    let Some(id) = q.flow.as_deref().and_then(|s| Uuid::parse_str(s).ok()) else {
+        let e = ApiError::bad_request("The flow query parameter is missing or malformed.");
+        return for_browser(&reg, &req, e).await;
+    };
     let submission = parse_submission(&req, &body, q.fields)?;
     let is_get = req.method() == actix_web::http::Method::GET;
     let existing = csrf_from_cookie(&reg, &req);
@@ -256,37 +168,22 @@ async fn submit(
             crate::http::client_ip::client_ip(&req, &reg.trusted_proxies),
         )),
     };
-    let outcome = reg
-        .verification
-        .submit(id, submission, ctx, now())
-        .await
-        .map_err(|e| match e {
-            VerificationError::NotFound => ApiError::not_found()
-                .reason("The verification request could not be found. Please restart the flow."),
-            other => error(other),
-        })?;
+    let outcome = reg.verification.submit(id, submission, ctx, now()).await;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(VerificationError::NotFound) => {
+            return Err(ApiError::not_found()
+                .reason("The verification request could not be found. Please restart the flow."));
+        }
+        Err(e @ VerificationError::Csrf(_)) => return for_browser(&reg, &req, error(e)).await,
+        Err(other) => return Err(error(other)),
+    };
     let mut resp = respond(&reg, &req, outcome);
     if let Some(token) = fresh {
         resp.add_cookie(&csrf_cookie(&reg, token))
             .map_err(|_| ApiError::internal())?;
     }
     Ok(resp)
-}
-
-/// An `Origin` header or any cookie but Cloudflare's marks a browser (Kratos's EnsureCSRF).
-fn browser_signal(req: &HttpRequest) -> Option<BrowserSignal> {
-    if req.headers().contains_key(header::ORIGIN) {
-        return Some(BrowserSignal::Origin);
-    }
-    let cookies = req.cookies().ok()?;
-    cookies
-        .iter()
-        .any(|c| {
-            !["__cf", "_cf", "cf_"]
-                .iter()
-                .any(|p| c.name().starts_with(p))
-        })
-        .then_some(BrowserSignal::Cookie)
 }
 
 fn respond(reg: &Registry, req: &HttpRequest, outcome: Outcome) -> HttpResponse {

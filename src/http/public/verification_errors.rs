@@ -1,11 +1,13 @@
 //! Verification failures as Kratos's error envelopes.
 
 use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
 use crate::flow::FlowType;
 use crate::flow::verification::{VerificationError, VerificationFlow};
 use crate::http::ApiError;
+use crate::http::negotiate::is_json_request;
 use crate::startup::Registry;
 
 pub(super) fn expired_flow_error(reg: &Registry, flow: &VerificationFlow) -> ApiError {
@@ -32,6 +34,20 @@ pub(super) fn expired_flow_error(reg: &Registry, flow: &VerificationFlow) -> Api
     ApiError::new(StatusCode::GONE)
         .reason(reason)
         .details(details)
+}
+
+/// Errors outside a flow's form go to the error UI for browser (non-JSON) requests, as
+/// JSON to everyone else.
+pub(super) async fn for_browser(
+    reg: &Registry,
+    req: &HttpRequest,
+    e: ApiError,
+) -> Result<HttpResponse, ApiError> {
+    if is_json_request(req) {
+        Err(e)
+    } else {
+        Ok(crate::http::ui::forward_to_error_ui(reg, &e).await)
+    }
 }
 
 pub(super) fn csrf_error(reject_reason: &'static str) -> ApiError {

@@ -1,0 +1,14 @@
+// Maps an OpenID Connect provider's claims to identity traits, carrying over the
+// provider's "email_verified" so a verified address needs no second verification.
+local claims = { email_verified: false } + std.extVar('claims');
+
+{
+  identity: {
+    traits: {
+      email: claims.email,
+    },
+    verified_addresses: std.prune([
+      if 'email' in claims && claims.email_verified then { via: 'email', value: claims.email },
+    ]),
+  },
+}

@@ -1,0 +1,7 @@
+-- Errors shown to browsers by the error UI (`GET /self-service/errors?id=`).
+CREATE TABLE selfservice_errors (
+    id UUID PRIMARY KEY,
+    error JSONB NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);

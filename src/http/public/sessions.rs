@@ -1,0 +1,216 @@
+//! `/sessions/whoami`, the user's own sessions, and logout.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::forms::{current_session, expired_session_cookie, identity_for_session, see_other};
+use crate::http::negotiate::is_json_request;
+use crate::http::{ApiError, now};
+use crate::identity::Identity;
+use crate::session::{LOGOUT_TOKEN_PREFIX, Session, Token};
+use crate::startup::Registry;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/sessions/whoami", web::get().to(whoami))
+        .route("/sessions", web::get().to(list_mine))
+        .route("/sessions", web::delete().to(revoke_others))
+        .route("/sessions/{id}", web::delete().to(revoke_one))
+        .route(
+            "/self-service/logout/browser",
+            web::get().to(logout_browser),
+        )
+        .route("/self-service/logout", web::get().to(logout))
+        .route("/self-service/logout/api", web::delete().to(logout_api));
+}
+
+fn no_session() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED)
+        .id("session_inactive")
+        .message("request does not have a valid authentication session")
+        .reason("No valid session credentials found in the request.")
+}
+
+async fn require_session(
+    reg: &Registry,
+    req: &HttpRequest,
+) -> Result<(Session, Identity), ApiError> {
+    current_session(reg, req).await?.ok_or_else(no_session)
+}
+
+async fn whoami(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (session, identity) = require_session(&reg, &req).await?;
+    // Skygear's "only verified users may call user APIs", as a switch.
+    if reg.settings.session.whoami.require_verified_address
+        && !identity.is_verified(reg.settings.identity.verified_rule)
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN)
+            .id("session_verified_address_required")
+            .message("your email or phone address is not yet verified")
+            .reason("Your account's email or phone address are not verified yet. Please check your email or phone inbox or re-request verification."));
+    }
+    let mut body = session.to_json(None);
+    body["identity"] = identity_for_session(&reg, &identity);
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "X-Kratos-Authenticated-Identity-Id",
+            identity.id.to_string(),
+        ))
+        .json(body))
+}
+
+async fn list_mine(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (session, identity) = require_session(&reg, &req).await?;
+    let all = reg.store.list_sessions(identity.id, true).await?;
+    let others: Vec<_> = all
+        .iter()
+        .filter(|s| s.id != session.id && s.is_usable(now()))
+        .map(|s| s.to_json(None))
+        .collect();
+    Ok(HttpResponse::Ok().json(others))
+}
+
+async fn revoke_others(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (session, identity) = require_session(&reg, &req).await?;
+    let count = reg
+        .store
+        .deactivate_identity_sessions(identity.id, Some(session.id), now())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"count": count})))
+}
+
+async fn revoke_one(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (session, identity) = require_session(&reg, &req).await?;
+    let id = Uuid::parse_str(&path).map_err(|_| ApiError::not_found())?;
+    if id == session.id {
+        return Err(ApiError::bad_request(
+            "Use the logout endpoint to end the current session.",
+        ));
+    }
+    match reg.store.get_session(id).await? {
+        Some(s) if s.identity_id == identity.id => {
+            reg.store.deactivate_session(id, now()).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReturnQuery {
+    return_to: Option<String>,
+    token: Option<String>,
+}
+
+fn allowed_return(reg: &Registry, raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    match raw.filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(r) => reg
+            .registration
+            .env()
+            .check_return_to(Some(r))
+            .map_err(|e| super::forms::form_error(reg, e)),
+    }
+}
+
+/// `GET /self-service/logout/browser`: the URL (with a logout token) that ends this session.
+/// The token is minted now and stored as the session's new logout token.
+async fn logout_browser(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<ReturnQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (session, _) = require_session(&reg, &req).await?;
+    let return_to = allowed_return(&reg, q.return_to.as_deref())?;
+    let token = Token::generate(LOGOUT_TOKEN_PREFIX);
+    reg.store
+        .set_logout_token(session.id, &token.digest())
+        .await?;
+    let mut url = format!(
+        "{}self-service/logout?token={}",
+        reg.urls.public,
+        token.expose()
+    );
+    if let Some(r) = return_to {
+        url.push_str("&return_to=");
+        url.push_str(&url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
+    }
+    Ok(HttpResponse::Ok().json(json!({"logout_url": url, "logout_token": token.expose()})))
+}
+
+async fn logout(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<ReturnQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let token = q
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("Please include a token in the URL query."))?;
+    let return_to = allowed_return(&reg, q.return_to.as_deref())?;
+    if reg
+        .sessions
+        .logout_by_logout_token(token, now())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN)
+            .reason("Unable to log out because the logout token in the URL query does not match the session cookie."));
+    }
+    let mut resp = if is_json_request(&req) {
+        HttpResponse::NoContent().finish()
+    } else {
+        let target = return_to
+            .or_else(|| {
+                reg.settings
+                    .selfservice
+                    .flows
+                    .logout
+                    .after
+                    .default_browser_return_url
+                    .clone()
+            })
+            .unwrap_or_else(|| reg.settings.selfservice.default_browser_return_url.clone());
+        see_other(&target)
+    };
+    resp.add_cookie(&expired_session_cookie(&reg))
+        .map_err(|_| ApiError::internal())?;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct LogoutApiBody {
+    session_token: Option<String>,
+}
+
+async fn logout_api(
+    reg: web::Data<Registry>,
+    body: web::Json<LogoutApiBody>,
+) -> Result<HttpResponse, ApiError> {
+    let token = body
+        .session_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("Property session_token is missing."))?;
+    if reg.sessions.logout_by_token(token, now()).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN)
+            .reason("The provided session token is not valid or has already been revoked."))
+    }
+}
+
+// Used by the UI's home page to show who is signed in.
+pub(crate) async fn session_of(reg: &Registry, req: &HttpRequest) -> Option<(Session, Identity)> {
+    current_session(reg, req).await.ok().flatten()
+}

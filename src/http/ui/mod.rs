@@ -1,0 +1,182 @@
+//! `/ui/*`: Verity's built-in browser pages, rendered on the server from the flows' `ui`
+//! containers, and the self-service error store (`/self-service/errors`).
+
+mod errors;
+mod flows;
+pub mod home;
+mod verification;
+
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use crate::http::ApiError;
+use crate::startup::Registry;
+use crate::ui::Renderer;
+
+pub use errors::forward_to_error_ui;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui", web::get().to(home_page))
+        .route("/ui/", web::get().to(home_page))
+        .route("/ui/verification", web::get().to(verification::page))
+        .route("/ui/login", web::get().to(flows::login))
+        .route("/ui/registration", web::get().to(flows::registration))
+        .route("/ui/settings", web::get().to(flows::settings))
+        .route("/ui/error", web::get().to(errors::page))
+        .route("/ui/static/verity.css", web::get().to(stylesheet))
+        .route("/self-service/errors", web::get().to(errors::get_error));
+}
+
+/// The admin port answers `GET /self-service/errors` too, with and without `/admin`.
+pub fn configure_admin(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/admin/self-service/errors",
+        web::get().to(errors::get_error),
+    )
+    .route("/self-service/errors", web::get().to(errors::get_error));
+}
+
+/// A renderer and the language of this request.
+pub(crate) struct Page {
+    pub renderer: Arc<Renderer>,
+    pub lang: String,
+}
+
+impl Page {
+    /// `Accept-Language` picks among the available catalogues; `ui.locale` is the default.
+    pub fn new(reg: &Registry, req: &HttpRequest) -> Result<Self, ApiError> {
+        let renderer =
+            crate::ui::renderer(reg.settings.ui.templates_dir.as_deref()).map_err(|e| {
+                tracing::error!(error = %e, "loading the UI templates failed");
+                ApiError::internal()
+            })?;
+        let accept = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let lang = renderer
+            .catalogue
+            .negotiate(accept, &reg.settings.ui.locale);
+        Ok(Self { renderer, lang })
+    }
+
+    /// A page string of this language (empty when the key is unknown).
+    pub fn text(&self, key: &str) -> String {
+        self.renderer
+            .catalogue
+            .entry(&self.lang, key)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn form(&self, ui: &Value) -> Value {
+        self.renderer.form(&self.lang, ui)
+    }
+
+    /// Renders `template` with the keys every page has (`lang`, `t`, `title`, links) and
+    /// the page's own `model` on top.
+    pub fn render(
+        &self,
+        reg: &Registry,
+        status: StatusCode,
+        template: &str,
+        title: &str,
+        model: Value,
+    ) -> Result<HttpResponse, ApiError> {
+        let public = reg.urls.public.as_str();
+        let (_, etag) = self.renderer.css();
+        let mut ctx = Map::new();
+        ctx.insert("lang".into(), json!(self.lang));
+        ctx.insert(
+            "t".into(),
+            Value::Object(self.renderer.catalogue.page_strings(&self.lang)),
+        );
+        ctx.insert("title".into(), json!(title));
+        ctx.insert(
+            "css_href".into(),
+            json!(format!(
+                "{public}ui/static/verity.css?v={}",
+                etag.trim_matches('"')
+            )),
+        );
+        ctx.insert("home_href".into(), json!(format!("{public}ui/")));
+        ctx.insert(
+            "dev_inbox".into(),
+            json!(
+                reg.dev
+                    .then(|| format!("{}admin/dev/inbox", reg.urls.admin))
+            ),
+        );
+        if let Value::Object(m) = model {
+            ctx.extend(m);
+        }
+        let body = self
+            .renderer
+            .render(template, &Value::Object(ctx))
+            .map_err(|e| {
+                tracing::error!(error = %e, "rendering a UI page failed");
+                ApiError::internal()
+            })?;
+        Ok(html(status, body))
+    }
+}
+
+/// An HTML page: never cached (forms carry CSRF tokens), never framed, no scripts.
+fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .body(body)
+}
+
+pub(crate) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+async fn home_page(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let page = Page::new(&reg, &req)?;
+    let model = home::home_context(&reg, &req).await?;
+    page.render(
+        &reg,
+        StatusCode::OK,
+        "home",
+        &page.text("home_title"),
+        model,
+    )
+}
+
+async fn stylesheet(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let page = Page::new(&reg, &req)?;
+    let (css, etag) = page.renderer.css();
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut resp = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    resp.insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::ETAG, etag.to_owned()));
+    if fresh {
+        return Ok(resp.finish());
+    }
+    Ok(resp
+        .content_type("text/css; charset=utf-8")
+        .body(css.to_owned()))
+}

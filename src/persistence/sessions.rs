@@ -1,0 +1,211 @@
+//! Sessions. Tokens are looked up by their SHA-256 digest; the plain token is never stored.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::{Store, StoreError, dispatch};
+use crate::identity::Identity;
+use crate::session::{AuthMethod, Device, Session};
+
+/// A session to insert, with the digests of its two tokens.
+pub struct NewSession<'a> {
+    pub session: &'a Session,
+    pub token_hash: &'a str,
+    pub logout_token_hash: &'a str,
+}
+
+impl Store {
+    pub async fn insert_session(&self, s: NewSession<'_>) -> Result<(), StoreError> {
+        dispatch!(self, insert_session(s, None))
+    }
+    /// A new session for a login; `replaces` (the browser's previous session, if any) is
+    /// ended in the same transaction, so a login always yields a fresh session id.
+    pub async fn replace_session(
+        &self,
+        s: NewSession<'_>,
+        replaces: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, insert_session(s, replaces))
+    }
+    /// Registration: the identity and (with the `session` hook) its first session, together.
+    pub async fn register_identity(
+        &self,
+        identity: &Identity,
+        session: Option<NewSession<'_>>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, register(identity, session))
+    }
+    pub async fn session_by_token_hash(&self, hash: &str) -> Result<Option<Session>, StoreError> {
+        dispatch!(self, by_column("token_hash", hash))
+    }
+    pub async fn session_by_logout_hash(&self, hash: &str) -> Result<Option<Session>, StoreError> {
+        dispatch!(self, by_column("logout_token_hash", hash))
+    }
+    /// A new logout token for a session (each `/self-service/logout/browser` mints one).
+    pub async fn set_logout_token(&self, id: Uuid, hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, set_logout(id, hash))
+    }
+    pub async fn get_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        dispatch!(self, get_session(id))
+    }
+    pub async fn extend_session(
+        &self,
+        id: Uuid,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, extend(id, expires_at, now))
+    }
+    /// Ends one session; `false` when it was already inactive or unknown.
+    pub async fn deactivate_session(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, deactivate(id, now))
+    }
+    /// Ends every active session of an identity except `keep`; returns how many ended.
+    pub async fn deactivate_identity_sessions(
+        &self,
+        identity: Uuid,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, deactivate_all(identity, keep, now))
+    }
+    pub async fn list_sessions(
+        &self,
+        identity: Uuid,
+        active_only: bool,
+    ) -> Result<Vec<Session>, StoreError> {
+        dispatch!(self, list(identity, active_only))
+    }
+}
+
+const COLUMNS: &str = "id, identity_id, active, aal, authentication_methods, devices, authenticated_at, issued_at, expires_at";
+const INSERT: &str = r#"INSERT INTO sessions (id, token_hash, logout_token_hash, identity_id, active, aal,
+    authentication_methods, devices, authenticated_at, issued_at, expires_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)"#;
+const EXTEND: &str =
+    "UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1 AND active = TRUE";
+const DEACTIVATE: &str =
+    "UPDATE sessions SET active = FALSE, updated_at = $2 WHERE id = $1 AND active = TRUE";
+const DEACTIVATE_ALL: &str = r#"UPDATE sessions SET active = FALSE, updated_at = $3
+    WHERE identity_id = $1 AND active = TRUE AND ($2 IS NULL OR id <> $2)"#;
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    identity_id: Uuid,
+    active: bool,
+    aal: String,
+    authentication_methods: Json<Vec<AuthMethod>>,
+    devices: Json<Vec<Device>>,
+    authenticated_at: DateTime<Utc>,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id: r.id,
+            identity_id: r.identity_id,
+            active: r.active,
+            aal: r.aal,
+            authentication_methods: r.authentication_methods.0,
+            devices: r.devices.0,
+            authenticated_at: r.authenticated_at,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+super::backend_modules! {
+    use sqlx::{Pool, Transaction};
+
+    pub async fn insert_session(pool: &Pool<Db>, s: NewSession<'_>, replaces: Option<Uuid>) -> Result<(), StoreError> {
+        let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
+        let result = async {
+            if let Some(old) = replaces {
+                sqlx::query(DEACTIVATE).bind(old).bind(s.session.issued_at).execute(&mut *tx).await?;
+            }
+            insert_in(&mut tx, &s).await
+        }
+        .await;
+        crate::persistence::finish(tx, result).await
+    }
+
+    pub async fn register(pool: &Pool<Db>, identity: &Identity, s: Option<NewSession<'_>>) -> Result<(), StoreError> {
+        let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
+        let result = async {
+            dialect::identities::insert_in(&mut tx, identity).await?;
+            if let Some(s) = &s {
+                insert_in(&mut tx, s).await?;
+            }
+            Ok(())
+        }
+        .await;
+        crate::persistence::finish(tx, result).await
+    }
+
+    async fn insert_in(tx: &mut Transaction<'static, Db>, s: &NewSession<'_>) -> Result<(), StoreError> {
+        let x = s.session;
+        sqlx::query(INSERT)
+            .bind(x.id)
+            .bind(s.token_hash)
+            .bind(s.logout_token_hash)
+            .bind(x.identity_id)
+            .bind(x.active)
+            .bind(&x.aal)
+            .bind(Json(&x.authentication_methods))
+            .bind(Json(&x.devices))
+            .bind(x.authenticated_at)
+            .bind(x.issued_at)
+            .bind(x.expires_at)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn by_column(pool: &Pool<Db>, column: &'static str, hash: &str) -> Result<Option<Session>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE {column} = $1");
+        let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(pool).await?;
+        Ok(row.map(Session::from))
+    }
+
+    pub async fn get_session(pool: &Pool<Db>, id: Uuid) -> Result<Option<Session>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1");
+        let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+        Ok(row.map(Session::from))
+    }
+
+    pub async fn set_logout(pool: &Pool<Db>, id: Uuid, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET logout_token_hash = $2 WHERE id = $1").bind(id).bind(hash).execute(pool).await?;
+        Ok(())
+    }
+
+    pub async fn extend(pool: &Pool<Db>, id: Uuid, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(EXTEND).bind(id).bind(expires_at).bind(now).execute(pool).await?;
+        Ok(())
+    }
+
+    pub async fn deactivate(pool: &Pool<Db>, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let r = sqlx::query(DEACTIVATE).bind(id).bind(now).execute(pool).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn deactivate_all(pool: &Pool<Db>, identity: Uuid, keep: Option<Uuid>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = sqlx::query(DEACTIVATE_ALL).bind(identity).bind(keep).bind(now).execute(pool).await?;
+        Ok(r.rows_affected())
+    }
+
+    pub async fn list(pool: &Pool<Db>, identity: Uuid, active_only: bool) -> Result<Vec<Session>, StoreError> {
+        let filter = if active_only { " AND active = TRUE" } else { "" };
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE identity_id = $1{filter} ORDER BY authenticated_at DESC LIMIT 500");
+        let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(identity).fetch_all(pool).await?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+}

@@ -1,0 +1,433 @@
+//! The built-in browser pages under `/ui/`, driven like a browser without JavaScript: no JSON
+//! `Accept`, form posts, one cookie jar, redirects followed by hand.
+
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use serde_json::Value;
+
+use crate::helpers::{TempDir, TestApp, json_with_status, spawn_app, spawn_with};
+use crate::verification_support::{create_email_identity, form, inbox_code, jar};
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The value of the first `attr="..."` after `marker` in `html`, unescaped.
+fn attr_after(html: &str, marker: &str, attr: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {html}"));
+    let rest = &html[start..];
+    let key = format!("{attr}=\"");
+    let from = rest
+        .find(&key)
+        .unwrap_or_else(|| panic!("{attr} after {marker}"))
+        + key.len();
+    let value = &rest[from..from + rest[from..].find('"').unwrap()];
+    value
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+struct Browser {
+    http: reqwest::Client,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self { http: jar() }
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(url).send().await.expect("GET")
+    }
+
+    /// Starts a flow and returns the page URL the server redirects to.
+    async fn start(&self, app: &TestApp) -> String {
+        let resp = self
+            .get(&format!("{}/self-service/verification/browser", app.public))
+            .await;
+        assert_eq!(resp.status(), 303);
+        let to = location(&resp);
+        assert!(
+            to.starts_with(&format!("{}/ui/verification?flow=", app.public)),
+            "{to}"
+        );
+        to
+    }
+
+    /// A page that must answer 200 HTML.
+    async fn page(&self, url: &str) -> String {
+        let resp = self.get(url).await;
+        assert_eq!(resp.status(), 200, "{url}");
+        let ct = resp.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{ct}");
+        assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+        resp.text().await.unwrap()
+    }
+
+    /// Submits the page's form with `fields` plus its hidden fields; returns the 303 target.
+    async fn submit(&self, html: &str, fields: &[(&str, &str)]) -> String {
+        let action = attr_after(html, "<form", "action");
+        assert_eq!(attr_after(html, "<form", "method"), "post");
+        let csrf = attr_after(html, r#"name="csrf_token""#, "value");
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        let resp = self
+            .http
+            .post(&action)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form(&all))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(resp.status(), 303, "{action}");
+        location(&resp)
+    }
+}
+
+#[tokio::test]
+async fn a_browser_verifies_an_address_through_the_pages() {
+    let app = spawn_app().await;
+    let email = "ui-person@example.com";
+    create_email_identity(&app, email).await;
+    let b = Browser::new();
+    let page_url = b.start(&app).await;
+    let flow_id = page_url.rsplit('=').next().unwrap().to_owned();
+
+    let html = b.page(&page_url).await;
+    assert_eq!(
+        attr_after(&html, "<form", "action"),
+        format!("{}/self-service/verification?flow={flow_id}", app.public)
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="csrf_token" value=""#),
+        "{html}"
+    );
+    // The label depends on whether phone numbers are accepted (they are in --dev).
+    assert!(html.contains(r#"<label for="n0-email">Email"#), "{html}");
+    assert!(
+        html.contains(r#"id="n0-email" name="email" required"#),
+        "{html}"
+    );
+    assert!(html.contains("/admin/dev/inbox"), "--dev links the inbox");
+
+    let next = b
+        .submit(&html, &[("method", "code"), ("email", email)])
+        .await;
+    assert_eq!(next, page_url, "back to the same page");
+    let html = b.page(&next).await;
+    assert!(
+        html.contains("We sent a code to u***@example.com."),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="code""#) && html.contains("Resend code"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="email" value="ui-person@example.com" class="button" formnovalidate>Resend code</button>"#),
+        "the resend button carries the address: {html}"
+    );
+
+    // "Resend code" as a browser sends it: every field of the form plus the clicked button.
+    let first = inbox_code(&app, email).await;
+    let next = b
+        .submit(&html, &[("method", "code"), ("code", ""), ("email", email)])
+        .await;
+    assert_eq!(next, page_url);
+    let html = b.page(&next).await;
+    assert!(
+        html.contains("We sent a code to u***@example.com."),
+        "{html}"
+    );
+    let messages = crate::verification_support::wait_messages(&app, email, 2).await;
+    let code = messages[0]["code"].as_str().unwrap().to_owned();
+    assert_ne!(code, first, "a new code");
+
+    let next = b
+        .submit(&html, &[("method", "code"), ("code", &code)])
+        .await;
+    let html = b.page(&next).await;
+    assert!(
+        html.contains("You successfully verified your email address."),
+        "{html}"
+    );
+    let continue_to = &app.registry.settings.selfservice.default_browser_return_url;
+    assert_eq!(
+        attr_after(&html, r#"id="n1-continue""#, "href"),
+        *continue_to
+    );
+    assert!(html.contains(">Continue</a>"), "{html}");
+    assert!(
+        !html.contains("csrf_token"),
+        "no token in a GET form: {html}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_missing_and_foreign_flows_restart() {
+    let app = spawn_app().await;
+    let restart = format!("{}/self-service/verification/browser", app.public);
+    let b = Browser::new();
+    for query in [
+        format!("?flow={}", uuid::Uuid::new_v4()),
+        "?flow=not-a-uuid".to_owned(),
+        String::new(),
+    ] {
+        let resp = b
+            .get(&format!("{}/ui/verification{query}", app.public))
+            .await;
+        assert_eq!(resp.status(), 303, "{query}");
+        assert_eq!(location(&resp), restart);
+    }
+    let return_to = format!("{}/after", app.public);
+    let resp = b
+        .get(&format!(
+            "{}/ui/verification?return_to={}",
+            app.public,
+            crate::verification_support::enc(&return_to)
+        ))
+        .await;
+    assert_eq!(
+        location(&resp),
+        format!(
+            "{restart}?return_to={}",
+            crate::verification_support::enc(&return_to)
+        )
+    );
+    // Another browser's flow is not shown.
+    let page = b.start(&app).await;
+    let stranger = Browser::new();
+    let resp = stranger.get(&page).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), restart);
+}
+
+#[tokio::test]
+async fn success_can_redirect_elsewhere() {
+    let target = "https://app.example.com/welcome";
+    let app = spawn_with(|s| s.ui.success_redirects.verification = Some(target.into())).await;
+    let email = "ui-redirect@example.com";
+    create_email_identity(&app, email).await;
+    let b = Browser::new();
+    let page_url = b.start(&app).await;
+    let html = b.page(&page_url).await;
+    let next = b
+        .submit(&html, &[("method", "code"), ("email", email)])
+        .await;
+    let html = b.page(&next).await;
+    let code = inbox_code(&app, email).await;
+    let next = b
+        .submit(&html, &[("method", "code"), ("code", &code)])
+        .await;
+    let resp = b.get(&next).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), target);
+}
+
+#[tokio::test]
+async fn the_stylesheet_is_cacheable() {
+    let app = spawn_app().await;
+    let url = format!("{}/ui/static/verity.css", app.public);
+    let resp = app.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let cache = resp.headers()[CACHE_CONTROL].to_str().unwrap().to_owned();
+    assert!(
+        cache.starts_with("public") && cache.contains("max-age="),
+        "{cache}"
+    );
+    let etag = resp.headers()[ETAG].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
+    assert!(resp.text().await.unwrap().contains("font-family"));
+    let resp = app
+        .http
+        .get(&url)
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 304);
+    let home = app
+        .http
+        .get(format!("{}/ui/", app.public))
+        .send()
+        .await
+        .unwrap();
+    let html = home.text().await.unwrap();
+    assert!(html.contains("/ui/static/verity.css?v="), "{html}");
+    assert!(
+        html.contains("/self-service/login/browser")
+            && html.contains("/self-service/registration/browser")
+    );
+}
+
+#[tokio::test]
+async fn browser_errors_go_to_the_error_page() {
+    let app = spawn_app().await;
+    let b = Browser::new();
+    let page_url = b.start(&app).await;
+    let flow_id = page_url.rsplit('=').next().unwrap().to_owned();
+    // An address submission without the form's CSRF token.
+    let resp = b
+        .http
+        .post(format!(
+            "{}/self-service/verification?flow={flow_id}",
+            app.public
+        ))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[("method", "code"), ("email", "x@example.com")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let to = location(&resp);
+    let prefix = format!("{}/ui/error?id=", app.public);
+    assert!(to.starts_with(&prefix), "{to}");
+    let id = to[prefix.len()..].to_owned();
+
+    for base in [
+        format!("{}/self-service/errors", app.public),
+        format!("{}/admin/self-service/errors", app.admin),
+        format!("{}/self-service/errors", app.admin),
+    ] {
+        let resp = app
+            .http
+            .get(format!("{base}?id={id}"))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = json_with_status(resp, 200).await;
+        assert_eq!(body["id"], id.as_str(), "{base}");
+        assert_eq!(body["error"]["id"], "security_csrf_violation");
+        assert_eq!(body["error"]["code"], 403);
+        assert!(body["created_at"].is_string() && body["updated_at"].is_string());
+    }
+    let html = b.page(&to).await;
+    assert!(
+        html.contains("For your safety this request was blocked"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(r#"href="{}/ui/""#, app.public)),
+        "a link home: {html}"
+    );
+
+    let resp = app
+        .http
+        .get(format!(
+            "{}/self-service/errors?id={}",
+            app.public,
+            uuid::Uuid::new_v4()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(resp, 404).await;
+    assert_eq!(body["error"]["code"], 404);
+    let resp = b.get(&format!("{}/ui/error?id=nope", app.public)).await;
+    assert_eq!(resp.status(), 404);
+
+    // A form post without `flow` goes to the error page too; JSON clients get JSON.
+    let resp = b
+        .http
+        .post(format!("{}/self-service/verification", app.public))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[("method", "code")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let to = location(&resp);
+    assert!(to.starts_with(&prefix), "{to}");
+    let html = b.page(&to).await;
+    assert!(
+        html.contains("The flow query parameter is missing or malformed."),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_templates_dir_replaces_pages() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.0.join("home.hbs"),
+        "{{#> layout}}<p>Custom home {{flows.login}}</p>{{/layout}}",
+    )
+    .unwrap();
+    let path = dir.0.display().to_string();
+    let app = spawn_with(|s| s.ui.templates_dir = Some(path)).await;
+    let resp = app
+        .http
+        .get(format!("{}/ui/", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "<p>Custom home {}/self-service/login/browser</p>",
+            app.public
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains("<!doctype html>"),
+        "the embedded layout still wraps it"
+    );
+}
+
+#[tokio::test]
+async fn login_registration_and_settings_pages_restart_and_link_each_other() {
+    let app = spawn_app().await;
+    let b = Browser::new();
+    for kind in ["login", "registration", "settings"] {
+        let restart = format!("{}/self-service/{kind}/browser", app.public);
+        for query in [format!("?flow={}", uuid::Uuid::new_v4()), String::new()] {
+            let resp = b.get(&format!("{}/ui/{kind}{query}", app.public)).await;
+            assert_eq!(resp.status(), 303, "{kind}{query}");
+            assert_eq!(location(&resp), restart);
+        }
+    }
+    for (kind, other) in [("login", "registration"), ("registration", "login")] {
+        let resp = b
+            .get(&format!("{}/self-service/{kind}/browser", app.public))
+            .await;
+        let page = location(&resp);
+        assert!(
+            page.starts_with(&format!("{}/ui/{kind}?flow=", app.public)),
+            "{page}"
+        );
+        let html = b.page(&page).await;
+        assert!(html.contains(r#"name="password""#), "{html}");
+        let link = format!("{}/self-service/{other}/browser", app.public);
+        assert_eq!(
+            attr_after(&html, &format!(r#"id="link-{other}""#), "href"),
+            link
+        );
+        assert!(html.contains(r#"id="link-verification""#), "{html}");
+        // Another browser gets a flow of its own.
+        let resp = Browser::new().get(&page).await;
+        assert_eq!(resp.status(), 303);
+        assert_eq!(
+            location(&resp),
+            format!("{}/self-service/{kind}/browser", app.public)
+        );
+    }
+    let home = b.page(&format!("{}/ui/", app.public)).await;
+    assert!(home.contains(r#"id="link-login""#), "{home}");
+    assert!(!home.contains("link-logout"), "signed out: {home}");
+}

@@ -1,0 +1,213 @@
+use serde_json::json;
+use uuid::Uuid;
+use verity::flow::FlowType;
+use verity::flow::form::{FlowKind, FormFlow};
+use verity::flow::ui::Ui;
+use verity::persistence::sessions::NewSession;
+use verity::persistence::{Store, StoreError};
+use verity::session::{AuthMethod, Session};
+
+use crate::identities::{identity, t};
+
+crate::contract!(
+    register_stores_identity_and_session_together,
+    a_conflicting_registration_writes_no_session,
+    replace_session_ends_the_previous_one,
+    sessions_are_found_by_digest_only,
+    deactivate_all_keeps_the_named_session,
+    form_flows_round_trip_and_final_states_stick,
+);
+
+fn session(identity: Uuid) -> Session {
+    let now = t();
+    Session {
+        id: Uuid::new_v4(),
+        identity_id: identity,
+        active: true,
+        aal: "aal1".into(),
+        authentication_methods: vec![AuthMethod {
+            method: "password".into(),
+            aal: "aal1".into(),
+            completed_at: now,
+            provider: None,
+        }],
+        devices: vec![],
+        authenticated_at: now,
+        issued_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+    }
+}
+
+fn rows<'a>(s: &'a Session, token: &'a str, logout: &'a str) -> NewSession<'a> {
+    NewSession {
+        session: s,
+        token_hash: token,
+        logout_token_hash: logout,
+    }
+}
+
+async fn register_stores_identity_and_session_together(store: &Store) {
+    let i = identity("together@example.com");
+    let s = session(i.id);
+    store
+        .register_identity(&i, Some(rows(&s, "t1", "l1")))
+        .await
+        .unwrap();
+    assert_eq!(store.get_identity(i.id).await.unwrap().unwrap().id, i.id);
+    assert_eq!(store.session_by_token_hash("t1").await.unwrap().unwrap(), s);
+}
+
+async fn a_conflicting_registration_writes_no_session(store: &Store) {
+    let first = identity("same@example.com");
+    store.register_identity(&first, None).await.unwrap();
+    let second = identity("same@example.com");
+    let s = session(second.id);
+    let err = store
+        .register_identity(&second, Some(rows(&s, "t2", "l2")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(store.session_by_token_hash("t2").await.unwrap().is_none());
+    assert!(store.get_identity(second.id).await.unwrap().is_none());
+}
+
+async fn replace_session_ends_the_previous_one(store: &Store) {
+    let i = identity("replace@example.com");
+    let old = session(i.id);
+    store
+        .register_identity(&i, Some(rows(&old, "old", "old-l")))
+        .await
+        .unwrap();
+    let new = session(i.id);
+    store
+        .replace_session(rows(&new, "new", "new-l"), Some(old.id))
+        .await
+        .unwrap();
+    assert!(!store.get_session(old.id).await.unwrap().unwrap().active);
+    assert!(store.get_session(new.id).await.unwrap().unwrap().active);
+}
+
+async fn sessions_are_found_by_digest_only(store: &Store) {
+    let i = identity("digest@example.com");
+    let s = session(i.id);
+    store
+        .register_identity(&i, Some(rows(&s, "tok-hash", "lo-hash")))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session_by_token_hash("lo-hash")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .session_by_logout_hash("lo-hash")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        s.id
+    );
+    store.set_logout_token(s.id, "lo-2").await.unwrap();
+    assert!(
+        store
+            .session_by_logout_hash("lo-hash")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let later = s.expires_at + chrono::Duration::hours(1);
+    store.extend_session(s.id, later, t()).await.unwrap();
+    assert_eq!(
+        store.get_session(s.id).await.unwrap().unwrap().expires_at,
+        later
+    );
+}
+
+async fn deactivate_all_keeps_the_named_session(store: &Store) {
+    let i = identity("all@example.com");
+    store.register_identity(&i, None).await.unwrap();
+    let keep = session(i.id);
+    store.insert_session(rows(&keep, "k", "kl")).await.unwrap();
+    for n in 0..3 {
+        let s = session(i.id);
+        store
+            .insert_session(rows(&s, &format!("x{n}"), &format!("xl{n}")))
+            .await
+            .unwrap();
+    }
+    let ended = store
+        .deactivate_identity_sessions(i.id, Some(keep.id), t())
+        .await
+        .unwrap();
+    assert_eq!(ended, 3);
+    let active = store.list_sessions(i.id, true).await.unwrap();
+    assert_eq!(active.iter().map(|s| s.id).collect::<Vec<_>>(), [keep.id]);
+    assert_eq!(store.list_sessions(i.id, false).await.unwrap().len(), 4);
+    assert!(store.deactivate_session(keep.id, t()).await.unwrap());
+    assert!(
+        !store.deactivate_session(keep.id, t()).await.unwrap(),
+        "already ended"
+    );
+}
+
+async fn form_flows_round_trip_and_final_states_stick(store: &Store) {
+    let now = t();
+    let mut f = FormFlow {
+        id: Uuid::new_v4(),
+        kind: FlowKind::Registration,
+        flow_type: FlowType::Browser,
+        state: "choose_method".into(),
+        request_url: "http://x/self-service/registration/browser".into(),
+        return_to: Some("http://x/after".into()),
+        csrf_token: "csrf".into(),
+        ui: Ui {
+            action: "a".into(),
+            method: "POST".into(),
+            nodes: vec![],
+            messages: vec![],
+        },
+        identity_id: None,
+        refresh: false,
+        internal_context: json!({}),
+        issued_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        updated_at: now,
+        transient_payload: None,
+    };
+    store.insert_form_flow(&f).await.unwrap();
+    assert_eq!(
+        store
+            .get_form_flow(FlowKind::Registration, f.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        f
+    );
+    assert!(
+        store
+            .get_form_flow(FlowKind::Login, f.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "kinds do not mix"
+    );
+    f.state = "passed_challenge".into();
+    f.internal_context = json!({"verification_flow": {"id": "v"}});
+    assert!(store.update_form_flow(&f, now).await.unwrap());
+    let mut late = f.clone();
+    late.state = "choose_method".into();
+    assert!(
+        !store.update_form_flow(&late, now).await.unwrap(),
+        "a finished flow stays finished"
+    );
+    let back = store
+        .get_form_flow(FlowKind::Registration, f.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.state, "passed_challenge");
+    assert_eq!(back.internal_context["verification_flow"]["id"], "v");
+}
