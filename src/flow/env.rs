@@ -269,6 +269,60 @@ impl FlowEnv {
     }
 }
 
+impl FlowEnv {
+    /// The CSRF token a replacement flow is bound to: the requesting browser's, else the old
+    /// flow's (api flows have none).
+    pub fn renewal_csrf(old: &FormFlow, ctx: &SubmitContext) -> String {
+        ctx.csrf_cookie
+            .clone()
+            .unwrap_or_else(|| old.csrf_token.clone())
+    }
+
+    /// Stores `new`, built by the caller for its kind, in place of the expired `old`, with
+    /// the kind's expiry message (4010001, 4040001, 4050001).
+    pub async fn replace_expired(
+        &self,
+        old: &FormFlow,
+        mut new: FormFlow,
+        now: DateTime<Utc>,
+    ) -> Result<FormOutcome, FormError> {
+        let id = match old.kind {
+            FlowKind::Login => 4010001,
+            FlowKind::Registration => 4040001,
+            FlowKind::Settings => 4050001,
+        };
+        new.ui.messages.push(super::messages::flow_expired(
+            id,
+            old.kind.as_str(),
+            old.expires_at,
+            now,
+        ));
+        self.store.insert_form_flow(&new).await?;
+        Ok(FormOutcome::Expired {
+            new,
+            expired_at: old.expires_at,
+        })
+    }
+
+    /// [`Self::check_csrf`] for a submission: `true` when an api flow was driven by a
+    /// browser, in which case the flow now carries the form error to show.
+    pub fn refuse_browser_on_api(
+        &self,
+        flow: &mut FormFlow,
+        ctx: &SubmitContext,
+        submitted: Option<&str>,
+    ) -> Result<bool, FormError> {
+        match self.check_csrf(flow, ctx, submitted)? {
+            Some(text) => {
+                clear_messages(&mut flow.ui);
+                flow.ui.messages.push(text);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 /// Drops the messages of an earlier submission before a new error is added.
 pub fn clear_messages(ui: &mut Ui) {
     ui.messages.clear();

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::RegistrationService;
 use crate::flow::after::{self, AfterHook};
-use crate::flow::env::{Done, FormError, FormOutcome, clear_messages};
+use crate::flow::env::{Done, FlowEnv, FormError, FormOutcome, clear_messages};
 use crate::flow::form::{FlowKind, FormFlow};
 use crate::flow::messages::{self, trait_error, trait_error_node};
 use crate::flow::traits::traits_from_fields;
@@ -80,33 +80,19 @@ impl RegistrationService {
         let mut flow = self.get(id).await?;
         flow.transient_payload = sub.transient_payload.clone();
         if flow.is_expired(now) {
-            let mut new = self.fresh(
+            let new = self.fresh(
                 flow.flow_type,
                 flow.request_url.clone(),
                 flow.return_to.clone(),
-                ctx.csrf_cookie
-                    .clone()
-                    .unwrap_or_else(|| flow.csrf_token.clone()),
+                FlowEnv::renewal_csrf(&flow, &ctx),
                 now,
             );
-            new.ui.messages.push(messages::flow_expired(
-                4040001,
-                "registration",
-                flow.expires_at,
-                now,
-            ));
-            self.env.store.insert_form_flow(&new).await?;
-            return Ok(FormOutcome::Expired {
-                new,
-                expired_at: flow.expires_at,
-            });
+            return self.env.replace_expired(&flow, new, now).await;
         }
-        if let Some(text) = self
+        if self
             .env
-            .check_csrf(&flow, &ctx, sub.csrf_token.as_deref())?
+            .refuse_browser_on_api(&mut flow, &ctx, sub.csrf_token.as_deref())?
         {
-            clear_messages(&mut flow.ui);
-            flow.ui.messages.push(text);
             return self.show_error(flow, now).await;
         }
         if flow.state == "passed_challenge" {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::SettingsService;
 use crate::flow::FlowType;
 use crate::flow::after::{self, AfterHook};
-use crate::flow::env::{Done, FormError, FormOutcome, clear_messages};
+use crate::flow::env::{Done, FlowEnv, FormError, FormOutcome, clear_messages};
 use crate::flow::form::FormFlow;
 use crate::flow::messages::{self, no_strategy, trait_error, trait_error_node};
 use crate::flow::registration::FormSubmission;
@@ -36,11 +36,8 @@ impl SettingsService {
         }
         flow.transient_payload = sub.transient_payload.clone();
         if flow.is_expired(now) {
-            let csrf = ctx
-                .csrf_cookie
-                .clone()
-                .unwrap_or_else(|| flow.csrf_token.clone());
-            let mut new = self.fresh(
+            let csrf = FlowEnv::renewal_csrf(&flow, &ctx);
+            let new = self.fresh(
                 flow.flow_type,
                 flow.request_url.clone(),
                 flow.return_to.clone(),
@@ -48,24 +45,12 @@ impl SettingsService {
                 &identity,
                 now,
             );
-            new.ui.messages.push(messages::flow_expired(
-                4050001,
-                "settings",
-                flow.expires_at,
-                now,
-            ));
-            self.env.store.insert_form_flow(&new).await?;
-            return Ok(FormOutcome::Expired {
-                new,
-                expired_at: flow.expires_at,
-            });
+            return self.env.replace_expired(&flow, new, now).await;
         }
-        if let Some(text) = self
+        if self
             .env
-            .check_csrf(&flow, &ctx, sub.csrf_token.as_deref())?
+            .refuse_browser_on_api(&mut flow, &ctx, sub.csrf_token.as_deref())?
         {
-            clear_messages(&mut flow.ui);
-            flow.ui.messages.push(text);
             return self.show_error(flow, now).await;
         }
         if let (Some(limiter), Some(client)) = (&self.limiter, &ctx.client) {
