@@ -3,6 +3,7 @@
 mod admin_identities;
 mod admin_sessions;
 mod auth_hooks;
+mod auth_postgres;
 mod auth_support;
 mod browser_e2e;
 mod browser_support;
