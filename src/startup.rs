@@ -328,7 +328,7 @@ fn serve(
     let server = HttpServer::new(move || {
         let (json, query, path, payload) = http::extractor_config(body_limit);
         App::new()
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<http::RedactedRootSpan>::new())
             .app_data(data.clone())
             .app_data(json)
             .app_data(query)

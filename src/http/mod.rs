@@ -6,6 +6,8 @@ pub mod client_ip;
 pub mod error;
 mod health;
 pub mod negotiate;
+mod request_span;
+pub use request_span::RedactedRootSpan;
 mod pagination;
 mod public;
 mod schemas;

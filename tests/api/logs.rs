@@ -122,6 +122,73 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
         .await
         .unwrap();
     assert_eq!(done["state"], "passed_challenge");
+    // The emailed link carries the code in its query string.
+    let link = format!("{action}&code={code}");
+    let opened = http.get(&link).send().await.unwrap();
+    assert!(opened.status().is_success() || opened.status().is_redirection());
+
+    // Sign-up and login passwords, the session token and a logout token in a URL.
+    let signup_password = "registration-password-5521-unusual";
+    let reg: Value = http
+        .get(format!("{public}/self-service/registration/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signed_up = http
+        .post(format!("{public}/self-service/registration?flow={}", reg["id"].as_str().unwrap()))
+        .header("accept", "application/json")
+        .json(&json!({"method": "password", "password": signup_password, "traits": {"email": "logs-signup@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    let login: Value = http
+        .get(format!("{public}/self-service/login/api"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session: Value = http
+        .post(format!(
+            "{public}/self-service/login?flow={}",
+            login["id"].as_str().unwrap()
+        ))
+        .header("accept", "application/json")
+        .json(
+            &json!({"method": "password", "identifier": "logs@example.com", "password": password}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_token = session["session_token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned();
+    let logout: Value = http
+        .get(format!("{public}/self-service/logout/browser"))
+        .header("X-Session-Token", &session_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logout_token = logout["logout_token"].as_str().unwrap().to_owned();
+    let out = http
+        .get(logout["logout_url"].as_str().unwrap())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
 
     let _ = child.kill();
     let _ = child.wait();
@@ -134,6 +201,9 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
     for secret in [
         code.as_str(),
         password,
+        signup_password,
+        session_token.as_str(),
+        logout_token.as_str(),
         "dev-only-secret-change-me-0001",
         "dev-only-cookie-secret-change-me",
     ] {
