@@ -70,7 +70,7 @@ fn print_dev_banner(urls: &crate::startup::Urls) {
     use std::io::Write;
     let (public, admin) = (&urls.public, &urls.admin);
     let banner = format!(
-        "\n  Verity is running in development mode.\n  Public API:  {public}\n  Admin API:   {admin}\n  Dev inbox:   {admin}admin/dev/inbox   (emails and SMS land here)\n  Try:         curl {admin}admin/identities\n               curl {public}self-service/verification/api\n  Guide:       README.md, \"Verifying an email address or phone number\"\n\n"
+        "\n  Verity is running in development mode.\n  Public API:  {public}\n  Admin API:   {admin}\n  Dev inbox:   {admin}admin/dev/inbox   (emails and SMS land here)\n  Pages:       {public}ui/   (sign up, verify and sign in from a browser)\n  Try:         curl {admin}admin/identities\n               curl {public}self-service/registration/api\n  Guide:       README.md, \"Signing up, signing in and sessions\"\n\n"
     );
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
