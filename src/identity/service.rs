@@ -110,15 +110,15 @@ impl IdentityService {
         self.build(None, input, now).await
     }
 
-    /// An identity changed by a flow (settings): validated like an admin update, then saved.
-    pub async fn update_from(
+    /// An identity changed by a flow, validated (password hashed) but not yet stored, for
+    /// flows that store it together with other rows.
+    pub async fn prepare_update(
         &self,
         existing: &Identity,
         input: IdentityInput,
         now: DateTime<Utc>,
     ) -> Result<Identity, IdentityError> {
-        let identity = self.build(Some(existing), input, now).await?;
-        self.save(identity).await
+        self.build(Some(existing), input, now).await
     }
 
     /// PUT: the body replaces schema, traits, state and metadata.

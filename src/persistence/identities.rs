@@ -24,6 +24,15 @@ impl Store {
         dispatch!(self, update_identity(identity))
     }
 
+    /// Saves a changed identity and queues `messages` (notices about the change) in the same
+    /// transaction; `false` when the identity does not exist (then nothing is queued).
+    pub async fn update_identity_with_messages(
+        &self,
+        identity: &Identity,
+        messages: &[super::OutboxMessage],
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, update_with_messages(identity, messages))
+    }
     pub async fn get_identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError> {
         dispatch!(self, get_identity(id))
     }
@@ -124,6 +133,21 @@ super::backend_modules! {
     pub async fn update_identity(pool: &Pool<Db>, i: &Identity) -> Result<bool, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = update_in(&mut tx, i).await;
+        crate::persistence::finish(tx, result).await
+    }
+
+    pub async fn update_with_messages(pool: &Pool<Db>, i: &Identity, messages: &[crate::persistence::OutboxMessage]) -> Result<bool, StoreError> {
+        let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
+        let result = async {
+            if !update_in(&mut tx, i).await? {
+                return Ok(false);
+            }
+            for m in messages {
+                dialect::outbox::insert_message(&mut tx, m).await?;
+            }
+            Ok(true)
+        }
+        .await;
         crate::persistence::finish(tx, result).await
     }
 

@@ -129,7 +129,6 @@ impl SettingsService {
             Ok(i) => i,
             Err(outcome) => return Ok(outcome),
         };
-        self.notify_replaced(&identity, &updated, now).await?;
         self.after_settings(flow, updated, "profile", ctx, now)
             .await
     }
@@ -211,7 +210,19 @@ impl SettingsService {
         input: IdentityInput,
         now: DateTime<Utc>,
     ) -> Result<Result<Identity, FormOutcome>, FormError> {
-        match self.identities.update_from(identity, input, now).await {
+        let stored = match self.identities.prepare_update(identity, input, now).await {
+            Ok(updated) => {
+                let notices = self.replaced_notices(identity, &updated, now)?;
+                self.env
+                    .store
+                    .update_identity_with_messages(&updated, &notices)
+                    .await
+                    .map_err(IdentityError::from)
+                    .and_then(|found| found.then_some(updated).ok_or(IdentityError::NotFound))
+            }
+            Err(e) => Err(e),
+        };
+        match stored {
             Ok(i) => Ok(Ok(i)),
             Err(IdentityError::Hash(h)) => Err(h.into()),
             Err(IdentityError::Store(s)) => Err(s.into()),
@@ -236,14 +247,15 @@ impl SettingsService {
     }
 
     /// "Your address was replaced" to each email address the change removed, so the owner
-    /// learns of a takeover through a stolen session. Stored after the identity: a failed
-    /// notice is logged, the change stands.
-    async fn notify_replaced(
+    /// learns of a takeover through a stolen session. Queued in the identity's transaction:
+    /// the change and its notices are stored together or not at all.
+    fn replaced_notices(
         &self,
         before: &Identity,
         after: &Identity,
         now: DateTime<Utc>,
-    ) -> Result<(), FormError> {
+    ) -> Result<Vec<crate::persistence::OutboxMessage>, FormError> {
+        let mut notices = Vec::new();
         let public = json!({"id": after.id, "schema_id": after.schema_id, "traits": before.traits});
         for old in before.verifiable_addresses.iter().filter(|a| {
             a.via == Via::Email
@@ -261,11 +273,9 @@ impl SettingsService {
                 None,
                 now,
             )?;
-            if let Err(e) = self.env.store.enqueue_message(&message).await {
-                tracing::error!(error = %e, identity_id = %after.id, "storing the address-changed notice failed");
-            }
+            notices.push(message);
         }
-        Ok(())
+        Ok(notices)
     }
 
     /// Kratos's post-persist hooks of settings: verification of the first `pending` address,
