@@ -359,3 +359,22 @@ async fn browser_submissions_need_the_csrf_token_and_expired_flows_are_replaced(
             .is_some_and(|id| id != flow["id"])
     );
 }
+
+#[tokio::test]
+async fn an_external_ui_url_receives_the_browsers() {
+    let app = spawn_with(|s| {
+        s.selfservice.flows.registration.ui_url = Some("https://app.example.com/signup".into());
+        s.selfservice.flows.login.ui_url = Some("https://app.example.com/signin".into());
+    })
+    .await;
+    for (flow, ui) in [
+        ("registration", "https://app.example.com/signup?flow="),
+        ("login", "https://app.example.com/signin?flow="),
+    ] {
+        let r = FlowClient::new(Kind::Browser)
+            .init_raw(&app, flow, "")
+            .await;
+        assert_eq!(r.status, 303);
+        assert!(r.location().unwrap().starts_with(ui), "{:?}", r.location());
+    }
+}
