@@ -120,6 +120,9 @@ pub fn trait_nodes(schema_raw: &Value, values: &Value) -> Vec<Node> {
         .collect()
 }
 
+/// Deepest trait path a form field may name.
+const MAX_DEPTH: usize = 16;
+
 /// Rebuilds `traits` from flat form fields (`traits.name.first=...`), converting each value
 /// to the type its schema property declares. A JSON body's `traits` object wins.
 pub fn traits_from_fields(schema_raw: &Value, fields: &Map<String, Value>) -> Value {
@@ -131,9 +134,17 @@ pub fn traits_from_fields(schema_raw: &Value, fields: &Map<String, Value>) -> Va
         let Some(path) = key.strip_prefix("traits.") else {
             continue;
         };
+        // Only fields the schema declares are taken: a form can name any key, and building
+        // arbitrarily deep objects from names like `traits.a.a.a...` would be a way to exhaust
+        // the stack later. Schemas nest a few levels at most.
+        if path.split('.').count() > MAX_DEPTH {
+            continue;
+        }
         let schema_pointer = format!("/properties/{}", path.replace('.', "/properties/"));
-        let prop = traits_schema(schema_raw).and_then(|t| t.pointer(&schema_pointer));
-        let Some(typed) = coerce(value, prop) else {
+        let Some(prop) = traits_schema(schema_raw).and_then(|t| t.pointer(&schema_pointer)) else {
+            continue;
+        };
+        let Some(typed) = coerce(value, Some(prop)) else {
             continue;
         };
         let mut cursor = &mut traits;

@@ -378,3 +378,65 @@ async fn an_external_ui_url_receives_the_browsers() {
         assert!(r.location().unwrap().starts_with(ui), "{:?}", r.location());
     }
 }
+
+#[tokio::test]
+async fn a_form_field_nested_thousands_deep_is_ignored() {
+    let app = spawn_app().await;
+    let c = FlowClient::new(Kind::Browser);
+    let flow = c.init(&app, "registration").await;
+    let deep = format!("traits.{}", vec!["a"; 3000].join("."));
+    let r = c
+        .submit(
+            &app,
+            "registration",
+            &flow,
+            json!({"method": "password", "password": PASSWORD, deep: "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 303, "a form error, shown on the page: {r:?}");
+    let alive = app
+        .http
+        .get(format!("{}/health/alive", app.public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200, "the server is still up");
+}
+
+#[tokio::test]
+async fn repeated_sign_ups_with_one_address_cannot_flood_its_inbox() {
+    let app =
+        spawn_with(|s| s.selfservice.rate_limits.verification_sends_per_address_10m = 3).await;
+    let c = FlowClient::new(Kind::Api);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let flow = c.init(&app, "registration").await;
+        let r = c
+            .submit(
+                &app,
+                "registration",
+                &flow,
+                sign_up("flood@example.com", PASSWORD),
+            )
+            .await;
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    let messages = wait_messages(&app, "flood@example.com", 3).await;
+    assert_eq!(messages.len(), 3, "one code and two notices, then nothing");
+    // The limit is keyed by the submitted address, so an unknown one is limited alike.
+    let mut fresh = Vec::new();
+    for i in 0..4 {
+        let flow = c.init(&app, "registration").await;
+        let r = c
+            .submit(
+                &app,
+                "registration",
+                &flow,
+                sign_up("other@example.com", &format!("{PASSWORD} {i}")),
+            )
+            .await;
+        fresh.push(r.status);
+    }
+    assert_eq!(fresh, [200, 200, 200, 429]);
+}

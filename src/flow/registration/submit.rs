@@ -184,6 +184,7 @@ impl RegistrationService {
             flow.ui.add_message(Some("password"), violation.text());
             return self.show_error(flow, now).await;
         }
+        self.limit_sends(&derived, &ctx, now).await?;
         let input: IdentityInput = serde_json::from_value(json!({
             "schema_id": schema.id,
             "traits": traits,
@@ -285,7 +286,10 @@ impl RegistrationService {
             verification = Some((vflow.id, address.value.clone(), url));
         }
         let hooks = self.hooks.for_method(method);
-        let hook_ctx = json!({"flow": flow.to_json(), "identity": serde_json::to_value(&identity).unwrap_or(Value::Null), "request_url": flow.request_url});
+        let hook_ctx = hooks
+            .iter()
+            .any(|h| matches!(h, AfterHook::WebHook(_)))
+            .then(|| json!({"flow": flow.to_json(), "identity": serde_json::to_value(&identity).unwrap_or(Value::Null), "request_url": flow.request_url}));
         for hook in hooks {
             match hook {
                 AfterHook::ShowVerificationUi => {
@@ -300,11 +304,15 @@ impl RegistrationService {
                         }
                     }
                 }
+                // Off the request path: the identity is stored, a failing notification must
+                // not undo the sign-up, and a taken address (no hook) must not answer faster.
                 AfterHook::WebHook(h) if !decoy => {
-                    // The identity is stored; a failing notification must not undo the sign-up.
-                    if let Err(e) = h.run(hook_ctx.clone()).await {
-                        tracing::warn!(error = %e, flow_id = %flow.id, "after-registration web hook failed");
-                    }
+                    let (h, ctx, flow_id) = (h.clone(), hook_ctx.clone(), flow.id);
+                    tokio::spawn(async move {
+                        if let Err(e) = h.run(ctx.unwrap_or_default()).await {
+                            tracing::warn!(error = %e, %flow_id, "after-registration web hook failed");
+                        }
+                    });
                 }
                 _ => {}
             }
@@ -321,6 +329,39 @@ impl RegistrationService {
             continue_with,
             redirect,
         })))
+    }
+
+    /// The send limits of verification apply to the message a sign-up triggers (per client
+    /// and per address, keyed by what was submitted), before any work: otherwise repeated
+    /// sign-ups with a taken address would mail-bomb its owner, and sign-ups with fresh phone
+    /// numbers would send SMS without bound. New and taken addresses are limited alike.
+    async fn limit_sends(
+        &self,
+        derived: &crate::schema::Derived,
+        ctx: &SubmitContext,
+        now: DateTime<Utc>,
+    ) -> Result<(), FormError> {
+        let Some(limiter) = self
+            .limiter
+            .as_ref()
+            .filter(|_| self.verification.enabled())
+        else {
+            return Ok(());
+        };
+        if let Some(client) = &ctx.client {
+            self.env
+                .limit(limiter, Rule::SendPerIp, client, now)
+                .await?;
+        }
+        if let Some((_, address)) = derived.verifiable.first() {
+            for rule in [
+                Rule::VerificationSendPerAddressShort,
+                Rule::VerificationSendPerAddressDay,
+            ] {
+                self.env.limit(limiter, rule, address, now).await?;
+            }
+        }
+        Ok(())
     }
 
     /// "Someone tried to sign up with your address", by email only (an SMS would cost money
