@@ -24,14 +24,19 @@ impl Store {
         dispatch!(self, update_identity(identity))
     }
 
-    /// Saves a changed identity and queues `messages` (notices about the change) in the same
-    /// transaction; `false` when the identity does not exist (then nothing is queued).
+    /// Saves a changed identity, queues `messages` (notices about the change) and, with
+    /// `end_sessions_except`, ends the identity's other sessions, all in one transaction;
+    /// `false` when the identity does not exist (then nothing else is written).
     pub async fn update_identity_with_messages(
         &self,
         identity: &Identity,
         messages: &[super::OutboxMessage],
+        end_sessions_except: Option<Uuid>,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, update_with_messages(identity, messages))
+        dispatch!(
+            self,
+            update_with_messages(identity, messages, end_sessions_except)
+        )
     }
     pub async fn get_identity(&self, id: Uuid) -> Result<Option<Identity>, StoreError> {
         dispatch!(self, get_identity(id))
@@ -80,6 +85,8 @@ const INSERT_IDENTIFIER: &str = r#"INSERT INTO identity_credential_identifiers
 const DELETE_ADDRESSES: &str = "DELETE FROM identity_verifiable_addresses WHERE identity_id = $1";
 const DELETE_RECOVERY: &str = "DELETE FROM identity_recovery_addresses WHERE identity_id = $1";
 const DELETE_CREDENTIALS: &str = "DELETE FROM identity_credentials WHERE identity_id = $1";
+const END_OTHER_SESSIONS: &str = r#"UPDATE sessions SET active = FALSE, updated_at = $3
+    WHERE identity_id = $1 AND active = TRUE AND id <> $2"#;
 const DELETE_IDENTITY: &str = "DELETE FROM identities WHERE id = $1";
 const SELECT_IDENTITY: &str = r#"SELECT id, schema_id, traits, state, state_changed_at, metadata_public,
     metadata_admin, external_id, created_at, updated_at FROM identities WHERE id = $1"#;
@@ -136,7 +143,7 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    pub async fn update_with_messages(pool: &Pool<Db>, i: &Identity, messages: &[crate::persistence::OutboxMessage]) -> Result<bool, StoreError> {
+    pub async fn update_with_messages(pool: &Pool<Db>, i: &Identity, messages: &[crate::persistence::OutboxMessage], end_sessions_except: Option<Uuid>) -> Result<bool, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = async {
             if !update_in(&mut tx, i).await? {
@@ -144,6 +151,9 @@ super::backend_modules! {
             }
             for m in messages {
                 dialect::outbox::insert_message(&mut tx, m).await?;
+            }
+            if let Some(keep) = end_sessions_except {
+                sqlx::query(END_OTHER_SESSIONS).bind(i.id).bind(keep).bind(i.updated_at).execute(&mut *tx).await?;
             }
             Ok(true)
         }

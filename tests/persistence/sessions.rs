@@ -16,6 +16,7 @@ crate::contract!(
     sessions_are_found_by_digest_only,
     deactivate_all_keeps_the_named_session,
     form_flows_round_trip_and_final_states_stick,
+    an_identity_update_can_end_the_other_sessions_with_it,
 );
 
 fn session(identity: Uuid) -> Session {
@@ -210,4 +211,38 @@ async fn form_flows_round_trip_and_final_states_stick(store: &Store) {
         .unwrap();
     assert_eq!(back.state, "passed_challenge");
     assert_eq!(back.internal_context["verification_flow"]["id"], "v");
+}
+
+async fn an_identity_update_can_end_the_other_sessions_with_it(store: &Store) {
+    let mut i = identity("rotate@example.com");
+    let keep = session(i.id);
+    store
+        .register_identity(&i, Some(rows(&keep, "keep", "keep-l")))
+        .await
+        .unwrap();
+    let other = session(i.id);
+    store
+        .insert_session(rows(&other, "other", "other-l"))
+        .await
+        .unwrap();
+    i.traits = json!({"email": "rotate@example.com", "changed": true});
+    assert!(
+        store
+            .update_identity_with_messages(&i, &[], Some(keep.id))
+            .await
+            .unwrap()
+    );
+    assert!(store.get_session(keep.id).await.unwrap().unwrap().active);
+    assert!(!store.get_session(other.id).await.unwrap().unwrap().active);
+    let missing = identity("nobody@example.com");
+    assert!(
+        !store
+            .update_identity_with_messages(&missing, &[], Some(keep.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store.get_session(keep.id).await.unwrap().unwrap().active,
+        "nothing else written"
+    );
 }

@@ -125,7 +125,7 @@ impl SettingsService {
             return Err(self.refresh_required(&flow));
         }
         let input = self.input_for(&identity, traits, None)?;
-        let updated = match self.save(&mut flow, &identity, input, now).await? {
+        let updated = match self.save(&mut flow, &identity, input, None, now).await? {
             Ok(i) => i,
             Err(outcome) => return Ok(outcome),
         };
@@ -166,15 +166,15 @@ impl SettingsService {
             return self.show_error(flow, now).await;
         }
         let input = self.input_for(&identity, identity.traits.clone(), Some(password))?;
-        let updated = match self.save(&mut flow, &identity, input, now).await? {
+        // A new password ends every other session, in the same transaction: whoever knew the
+        // old one is signed out.
+        let updated = match self
+            .save(&mut flow, &identity, input, Some(session.id), now)
+            .await?
+        {
             Ok(i) => i,
             Err(outcome) => return Ok(outcome),
         };
-        // A new password ends every other session: whoever knew the old one is signed out.
-        self.env
-            .store
-            .deactivate_identity_sessions(updated.id, Some(session.id), now)
-            .await?;
         self.after_settings(flow, updated, "password", ctx, now)
             .await
     }
@@ -208,6 +208,7 @@ impl SettingsService {
         flow: &mut FormFlow,
         identity: &Identity,
         input: IdentityInput,
+        end_sessions_except: Option<uuid::Uuid>,
         now: DateTime<Utc>,
     ) -> Result<Result<Identity, FormOutcome>, FormError> {
         let stored = match self.identities.prepare_update(identity, input, now).await {
@@ -215,7 +216,7 @@ impl SettingsService {
                 let notices = self.replaced_notices(identity, &updated, now)?;
                 self.env
                     .store
-                    .update_identity_with_messages(&updated, &notices)
+                    .update_identity_with_messages(&updated, &notices, end_sessions_except)
                     .await
                     .map_err(IdentityError::from)
                     .and_then(|found| found.then_some(updated).ok_or(IdentityError::NotFound))
