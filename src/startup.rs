@@ -42,6 +42,8 @@ pub struct Registry {
     pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
     pub urls: Urls,
     pub dev: bool,
+    /// The built-in pages' templates and catalogues, loaded at start.
+    pub ui: crate::http::ui::Ui,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +124,9 @@ impl Application {
         );
         let courier = Courier::from_settings_at(&settings, dev, source.base_dir())
             .context("loading the courier (templates, SMTP, channels) failed")?;
+        let ui = crate::http::ui::Ui::load(&settings.ui).map_err(|e| {
+            anyhow::anyhow!("loading the UI pages (ui.templates_dir, ui.locale) failed: {e}")
+        })?;
         let public_listener = bind(&settings.serve.public, 4433)?;
         let admin_listener = bind(&settings.serve.admin, 4434)?;
         let public_port = public_listener.local_addr()?.port();
@@ -162,7 +167,8 @@ impl Application {
             limiter.clone(),
             settings.phone_verification.clone(),
         );
-        let sessions = crate::session::SessionService::new(store.clone(), settings.clone());
+        let sessions =
+            crate::session::SessionService::new(store.clone(), settings.clone(), keyring.clone());
         let flow_env =
             crate::flow::env::FlowEnv::new(store.clone(), settings.clone(), urls.public.clone());
         let flow_limiter = limiter.enabled().then(|| limiter.clone());
@@ -230,6 +236,7 @@ impl Application {
             courier,
             urls,
             dev,
+            ui,
         });
         let public = serve(
             public_listener,

@@ -16,11 +16,11 @@ CREATE TABLE selfservice_flows (
     updated_at TIMESTAMPTZ NOT NULL
 );
 
--- Sessions. Only SHA-256 digests of the session and logout tokens are stored.
+-- Sessions. Only the SHA-256 digest of the session token is stored; logout tokens are
+-- derived from the session id with the server's secret and not stored at all.
 CREATE TABLE sessions (
     id UUID PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
-    logout_token_hash TEXT NOT NULL UNIQUE,
     identity_id UUID NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
     active BOOLEAN NOT NULL,
     aal TEXT NOT NULL,

@@ -5,3 +5,5 @@ CREATE TABLE selfservice_errors (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+
+CREATE INDEX selfservice_errors_created_at_idx ON selfservice_errors (created_at);

@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 pub struct UiConfig {
     /// A directory whose `*.hbs` files replace the built-in page and partial templates of the
     /// same name, whose `verity.css` replaces the stylesheet, and whose `text/<lang>.json`
-    /// files add or extend text catalogues. Read once, at the first page served.
+    /// files add or extend text catalogues. Read at start: a directory that cannot be read or
+    /// a template that does not compile stops the start.
     pub templates_dir: Option<String>,
-    /// The language used when the browser's `Accept-Language` names none that is available.
+    /// The language used when the browser's `Accept-Language` names none that is available;
+    /// it must have a catalogue.
     pub locale: String,
     /// Where a browser goes after a flow succeeds, instead of the built-in success page.
     pub success_redirects: SuccessRedirects,

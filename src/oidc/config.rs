@@ -1,8 +1,7 @@
 //! `selfservice.methods.oidc.config.providers[]`, with Kratos's key names.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use base64::Engine as _;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -64,8 +63,15 @@ impl ProviderConfig {
         }
         let issuer = url::Url::parse(&self.issuer_url)
             .map_err(|e| err(format!("`issuer_url` is not a URL: {e}")))?;
-        if !matches!(issuer.scheme(), "http" | "https") {
-            return Err(err("`issuer_url` must be an http(s) URL".into()));
+        match issuer.scheme() {
+            "https" => {}
+            "http" if is_loopback(&issuer) => {}
+            "http" => {
+                return Err(err(
+                    "`issuer_url` must use https (plain http only for a loopback host)".into(),
+                ));
+            }
+            _ => return Err(err("`issuer_url` must be an https URL".into())),
         }
         if !self.mapper_url.starts_with("file://") && !self.mapper_url.starts_with("base64://") {
             return Err(err(
@@ -78,33 +84,21 @@ impl ProviderConfig {
     /// Reads the mapper source; relative `file://` paths are tried against the working
     /// directory, then `base_dir` (the config file's folder).
     pub fn read_mapper(&self, base_dir: Option<&Path>) -> Result<String, OidcError> {
-        let err = |message: String| OidcError::Config {
-            provider: self.id.clone(),
-            message: format!("mapper_url: {message}"),
-        };
-        if let Some(path) = self.mapper_url.strip_prefix("file://") {
-            let mut p = PathBuf::from(path);
-            if p.is_relative()
-                && !p.exists()
-                && let Some(base) = base_dir
-            {
-                p = base.join(p);
+        crate::courier::templates::read_source(&self.mapper_url, base_dir).map_err(|message| {
+            OidcError::Config {
+                provider: self.id.clone(),
+                message: format!("mapper_url: {message}"),
             }
-            return std::fs::read_to_string(&p)
-                .map_err(|e| err(format!("cannot read {}: {e}", p.display())));
-        }
-        if let Some(data) = self.mapper_url.strip_prefix("base64://") {
-            let engines = [
-                base64::engine::general_purpose::STANDARD,
-                base64::engine::general_purpose::URL_SAFE,
-            ];
-            let bytes = engines
-                .iter()
-                .find_map(|e| e.decode(data.trim()).ok())
-                .ok_or_else(|| err("invalid base64".into()))?;
-            return String::from_utf8(bytes).map_err(|_| err("not UTF-8 text".into()));
-        }
-        Err(err("use file://<path> or base64://<Jsonnet>".into()))
+        })
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -157,6 +151,23 @@ mod tests {
         let mut v = minimal();
         v["issuer_url"] = json!("not a url");
         assert!(parse(v).unwrap().validate().is_err());
+    }
+
+    #[test]
+    fn plain_http_issuers_are_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:4444",
+            "http://[::1]:4444/",
+            "http://localhost/",
+        ] {
+            let mut v = minimal();
+            v["issuer_url"] = json!(ok);
+            parse(v).unwrap().validate().unwrap();
+        }
+        let mut v = minimal();
+        v["issuer_url"] = json!("http://id.example.com");
+        let e = parse(v).unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("acme") && e.contains("https"), "{e}");
     }
 
     #[test]

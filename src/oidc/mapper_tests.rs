@@ -141,3 +141,51 @@ fn imports_are_refused_without_a_panic() {
     let r = Mapper::new("import 'other.jsonnet'").and_then(|m| m.map(&json!({})));
     assert!(matches!(r, Err(MapperError::Evaluation(_))), "{r:?}");
 }
+
+/// The mapper shipped in `identity-schemas/`.
+const SHIPPED_MAPPER: &str = include_str!("../../identity-schemas/oidc.mapper.jsonnet");
+
+#[test]
+fn the_shipped_mapper_carries_over_only_verified_addresses() {
+    let mapper = Mapper::new(SHIPPED_MAPPER).unwrap();
+    let verified = mapper
+        .map(&json!({"sub": "u1", "email": "Ada@Example.com", "email_verified": true}))
+        .unwrap();
+    assert_eq!(verified.traits, json!({"email": "Ada@Example.com"}));
+    assert_eq!(
+        verified.verified_addresses,
+        vec![(Via::Email, "ada@example.com".to_owned())]
+    );
+
+    let unverified = mapper
+        .map(&json!({"sub": "u1", "email": "bob@example.com", "email_verified": false}))
+        .unwrap();
+    assert_eq!(unverified.traits, json!({"email": "bob@example.com"}));
+    assert!(unverified.verified_addresses.is_empty());
+
+    let unsaid = mapper
+        .map(&json!({"sub": "u1", "email": "eve@example.com"}))
+        .unwrap();
+    assert!(unsaid.verified_addresses.is_empty());
+}
+
+#[test]
+fn the_shipped_mapper_leaves_out_a_missing_email() {
+    let mapper = Mapper::new(SHIPPED_MAPPER).unwrap();
+    let mapped = mapper.map(&json!({"sub": "u1"})).unwrap();
+    assert_eq!(mapped.traits, json!({}));
+    assert!(mapped.verified_addresses.is_empty());
+    let schema = crate::schema::IdentitySchema::compile(
+        "default",
+        serde_json::from_str(include_str!("../../identity-schemas/email.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let errors = schema.evaluate(&mapped.traits).unwrap_err();
+    assert!(
+        errors.iter().any(|e| matches!(
+            &e.kind,
+            crate::schema::TraitErrorKind::Required { property } if property == "email"
+        )),
+        "{errors:?}"
+    );
+}

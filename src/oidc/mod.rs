@@ -66,12 +66,8 @@ pub struct Providers {
 
 impl Providers {
     /// Validates every provider and reads and parses its mapper; nothing is fetched from the
-    /// providers until first use. `http` must not follow redirects: see [`http_client`].
-    pub fn from_settings(settings: &Settings, http: reqwest::Client) -> Result<Self, OidcError> {
-        Self::from_settings_at(settings, http, None)
-    }
-
-    /// As `from_settings`, resolving relative `file://` mapper paths against `base_dir` too.
+    /// providers until first use. Relative `file://` mapper paths are tried against the working
+    /// directory, then `base_dir`. `http` must not follow redirects: see [`http_client`].
     pub fn from_settings_at(
         settings: &Settings,
         http: reqwest::Client,

@@ -24,6 +24,11 @@ use super::mapper::{Mapped, Mapper};
 
 /// Provider metadata and keys are refetched after this long, so rotated keys are picked up.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
+/// After a failed refresh the previous document is served for this long before retrying.
+const REFRESH_BACKOFF: Duration = Duration::from_secs(30);
+/// At most one reload per this interval because of an ID token signed with an unknown key,
+/// so forged tokens cannot make us hammer the provider.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Everything the flow must keep (server-side) between the redirect to the provider and the
 /// callback. `Debug` hides the values: they are one-time secrets.
@@ -70,16 +75,21 @@ type Client = CoreClient<
     EndpointMaybeSet,
 >;
 
-struct Discovered {
-    metadata: Arc<CoreProviderMetadata>,
-    at: Instant,
+#[derive(Default)]
+struct Cache {
+    metadata: Option<Arc<CoreProviderMetadata>>,
+    /// When the cached document is due for a refresh (TTL, or the backoff after a failure).
+    refresh_at: Option<Instant>,
+    /// The last reload forced by a signature failure.
+    forced_at: Option<Instant>,
 }
 
 pub struct Provider {
     config: ProviderConfig,
     mapper: Mapper,
     http: Http,
-    cache: tokio::sync::Mutex<Option<Discovered>>,
+    /// Held only to read or update the cache, never across network I/O.
+    cache: std::sync::Mutex<Cache>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -97,7 +107,7 @@ impl Provider {
             config,
             mapper,
             http: Http(http),
-            cache: tokio::sync::Mutex::new(None),
+            cache: std::sync::Mutex::new(Cache::default()),
         }
     }
 
@@ -109,31 +119,93 @@ impl Provider {
         &self.config
     }
 
-    /// The provider's discovery document, fetched on first use. A failed fetch is not cached
-    /// (the next call tries again); a failed refresh keeps using the previous document.
+    /// The provider's discovery document, fetched on first use. A failed first fetch is not
+    /// cached (the next call tries again); a failed refresh keeps serving the previous
+    /// document and is retried only after a backoff. While one caller refreshes, the others
+    /// keep using the previous document.
     pub async fn metadata(&self) -> Result<Arc<CoreProviderMetadata>, OidcError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(d) = cache.as_ref()
-            && d.at.elapsed() < METADATA_TTL
+        let stale = {
+            let mut cache = self.lock_cache();
+            match &cache.metadata {
+                Some(m) if cache.refresh_at.is_some_and(|at| Instant::now() < at) => {
+                    return Ok(m.clone());
+                }
+                Some(m) => {
+                    // This caller refreshes; the others keep the old document meanwhile.
+                    let m = m.clone();
+                    cache.refresh_at = Some(Instant::now() + REFRESH_BACKOFF);
+                    Some(m)
+                }
+                None => None,
+            }
+        };
+        self.fetch(stale).await
+    }
+
+    /// Fetches the document and caches it; on failure serves `stale` if there is one (the
+    /// backoff set by the caller stays) or returns the error.
+    async fn fetch(
+        &self,
+        stale: Option<Arc<CoreProviderMetadata>>,
+    ) -> Result<Arc<CoreProviderMetadata>, OidcError> {
+        match self.discover().await {
+            Ok(metadata) => {
+                let metadata = Arc::new(metadata);
+                let mut cache = self.lock_cache();
+                cache.metadata = Some(metadata.clone());
+                cache.refresh_at = Some(Instant::now() + METADATA_TTL);
+                Ok(metadata)
+            }
+            Err(e) => match stale {
+                Some(stale) => {
+                    tracing::warn!(provider = %self.config.id, error = %e, "OIDC discovery refresh failed; using the cached document");
+                    let mut cache = self.lock_cache();
+                    cache.refresh_at = Some(Instant::now() + REFRESH_BACKOFF);
+                    Ok(stale)
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// After a signature check failed with `used`: reloads the document and keys once, unless
+    /// someone already did (then the newer document is returned) or a forced reload happened
+    /// very recently (`None`).
+    async fn reload_keys(
+        &self,
+        used: &Arc<CoreProviderMetadata>,
+    ) -> Option<Arc<CoreProviderMetadata>> {
         {
-            return Ok(d.metadata.clone());
+            let mut cache = self.lock_cache();
+            if let Some(current) = &cache.metadata
+                && !Arc::ptr_eq(current, used)
+            {
+                return Some(current.clone());
+            }
+            if cache
+                .forced_at
+                .is_some_and(|at| at.elapsed() < KEY_RELOAD_INTERVAL)
+            {
+                return None;
+            }
+            cache.forced_at = Some(Instant::now());
         }
         match self.discover().await {
             Ok(metadata) => {
                 let metadata = Arc::new(metadata);
-                *cache = Some(Discovered {
-                    metadata: metadata.clone(),
-                    at: Instant::now(),
-                });
-                Ok(metadata)
+                let mut cache = self.lock_cache();
+                cache.metadata = Some(metadata.clone());
+                cache.refresh_at = Some(Instant::now() + METADATA_TTL);
+                Some(metadata)
             }
-            Err(e) => match cache.as_ref() {
-                Some(stale) => {
-                    tracing::warn!(provider = %self.config.id, error = %e, "OIDC discovery refresh failed; using the cached document");
-                    Ok(stale.metadata.clone())
-                }
-                None => Err(e),
-            },
+            Err(e) => {
+                tracing::warn!(provider = %self.config.id, error = %e, "OIDC key reload failed");
+                None
+            }
         }
     }
 
@@ -145,21 +217,29 @@ impl Provider {
             .map_err(|e| self.unavailable(format!("discovery failed: {}", chain(&e))))
     }
 
-    /// Forgets the cached document, e.g. after a signature check failed on a key we do not know
-    /// (or when an operator knows the provider rotated its keys).
+    /// Forgets the cached document (e.g. when an operator knows the provider rotated its
+    /// keys). Not needed for rotation itself: a signature failure reloads the keys.
     pub async fn invalidate(&self) {
-        *self.cache.lock().await = None;
+        *self.lock_cache() = Cache::default();
     }
 
     async fn client(&self, redirect_uri: &str) -> Result<Client, OidcError> {
         let metadata = self.metadata().await?;
+        self.client_for(&metadata, redirect_uri)
+    }
+
+    fn client_for(
+        &self,
+        metadata: &CoreProviderMetadata,
+        redirect_uri: &str,
+    ) -> Result<Client, OidcError> {
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| self.config_error(format!("redirect URI: {e}")))?;
         let secret = Some(self.config.client_secret.expose())
             .filter(|s| !s.is_empty())
             .map(|s| ClientSecret::new(s.to_owned()));
         Ok(CoreClient::from_provider_metadata(
-            (*metadata).clone(),
+            metadata.clone(),
             ClientId::new(self.config.client_id.clone()),
             secret,
         )
@@ -224,7 +304,8 @@ impl Provider {
         nonce: &str,
         redirect_uri: &str,
     ) -> Result<Claims, OidcError> {
-        let client = self.client(redirect_uri).await?;
+        let metadata = self.metadata().await?;
+        let mut client = self.client_for(&metadata, redirect_uri)?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|_| self.unavailable("it has no token endpoint".into()))?
@@ -239,18 +320,22 @@ impl Provider {
             .to_string()
             .parse()
             .map_err(|_| self.invalid_token("it is not a JWT".into()))?;
-        let verifier = client.id_token_verifier();
-        let verified = match raw.claims(&verifier, &Nonce::new(nonce.to_owned())) {
-            Ok(claims) => claims.clone(),
-            Err(e) => {
-                if matches!(
-                    e,
-                    openidconnect::ClaimsVerificationError::SignatureVerification(_)
-                ) {
-                    self.invalidate().await;
-                }
-                return Err(self.invalid_token(e.to_string()));
+        let nonce = Nonce::new(nonce.to_owned());
+        let first = raw.claims(&client.id_token_verifier(), &nonce).cloned();
+        let verified = match first {
+            Ok(claims) => claims,
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(first)) => {
+                // The provider may have rotated its keys: reload them once and verify the
+                // same token again (the code is spent; there is no second exchange).
+                let Some(fresh) = self.reload_keys(&metadata).await else {
+                    return Err(self.invalid_token(format!("signature: {first}")));
+                };
+                client = self.client_for(&fresh, redirect_uri)?;
+                raw.claims(&client.id_token_verifier(), &nonce)
+                    .map_err(|e| self.invalid_token(e.to_string()))?
+                    .clone()
             }
+            Err(e) => return Err(self.invalid_token(e.to_string())),
         };
         let subject = verified.subject().clone();
         let mut claims = match serde_json::to_value(&verified) {

@@ -22,12 +22,17 @@ impl Store {
     pub async fn get_selfservice_error(&self, id: Uuid) -> Result<Option<StoredError>, StoreError> {
         dispatch!(self, get_error(id))
     }
+    /// Deletes errors created before `before`; returns how many.
+    pub async fn purge_errors(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        dispatch!(self, purge_errors(before))
+    }
 }
 
 const INSERT: &str =
     "INSERT INTO selfservice_errors (id, error, created_at, updated_at) VALUES ($1, $2, $3, $4)";
 const SELECT: &str =
     "SELECT id, error, created_at, updated_at FROM selfservice_errors WHERE id = $1";
+const PURGE: &str = "DELETE FROM selfservice_errors WHERE created_at < $1";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -60,5 +65,10 @@ super::backend_modules! {
             created_at: r.created_at,
             updated_at: r.updated_at,
         }))
+    }
+
+    pub async fn purge_errors(pool: &Pool<Db>, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let res = sqlx::query(PURGE).bind(before).execute(pool).await?;
+        Ok(res.rows_affected())
     }
 }

@@ -30,6 +30,18 @@ impl Store {
     ) -> Result<bool, StoreError> {
         dispatch!(self, update(f, now))
     }
+    /// As `update_form_flow`, but only if the stored flow was not written since `f` was read
+    /// (its `updated_at` is still `f.updated_at`): optimistic concurrency for one-time values
+    /// kept in the flow. `false` when someone else wrote first.
+    pub async fn update_form_flow_if_unchanged(
+        &self,
+        f: &FormFlow,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // A write must change `updated_at`, or a second writer could not tell.
+        let now = now.max(f.updated_at + chrono::Duration::milliseconds(1));
+        dispatch!(self, update_if_unchanged(f, now))
+    }
 }
 
 const COLUMNS: &str = "id, kind, type, state, request_url, return_to, csrf_token, ui, identity_id, refresh, internal_context, issued_at, expires_at, updated_at";
@@ -39,6 +51,11 @@ const INSERT: &str = r#"INSERT INTO selfservice_flows (id, kind, type, state, re
 const UPDATE: &str = r#"UPDATE selfservice_flows SET state = $2, ui = $3, csrf_token = $4,
     identity_id = $5, internal_context = $6, updated_at = $7
     WHERE id = $1 AND (kind = 'settings' OR state NOT IN ('passed_challenge', 'success'))"#;
+
+const UPDATE_IF_UNCHANGED: &str = r#"UPDATE selfservice_flows SET state = $2, ui = $3,
+    csrf_token = $4, identity_id = $5, internal_context = $6, updated_at = $7
+    WHERE id = $1 AND updated_at = $8
+    AND (kind = 'settings' OR state NOT IN ('passed_challenge', 'success'))"#;
 
 #[derive(sqlx::FromRow)]
 struct FlowRow {
@@ -122,6 +139,21 @@ super::backend_modules! {
             .bind(f.identity_id)
             .bind(Json(&f.internal_context))
             .bind(now)
+            .execute(pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn update_if_unchanged(pool: &Pool<Db>, f: &FormFlow, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let r = sqlx::query(UPDATE_IF_UNCHANGED)
+            .bind(f.id)
+            .bind(&f.state)
+            .bind(Json(&f.ui))
+            .bind(&f.csrf_token)
+            .bind(f.identity_id)
+            .bind(Json(&f.internal_context))
+            .bind(now)
+            .bind(f.updated_at)
             .execute(pool)
             .await?;
         Ok(r.rows_affected() == 1)

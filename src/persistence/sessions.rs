@@ -8,11 +8,10 @@ use super::{Store, StoreError, dispatch};
 use crate::identity::Identity;
 use crate::session::{AuthMethod, Device, Session};
 
-/// A session to insert, with the digests of its two tokens.
+/// A session to insert, with the digest of its token.
 pub struct NewSession<'a> {
     pub session: &'a Session,
     pub token_hash: &'a str,
-    pub logout_token_hash: &'a str,
 }
 
 impl Store {
@@ -37,14 +36,7 @@ impl Store {
         dispatch!(self, register(identity, session))
     }
     pub async fn session_by_token_hash(&self, hash: &str) -> Result<Option<Session>, StoreError> {
-        dispatch!(self, by_column("token_hash", hash))
-    }
-    pub async fn session_by_logout_hash(&self, hash: &str) -> Result<Option<Session>, StoreError> {
-        dispatch!(self, by_column("logout_token_hash", hash))
-    }
-    /// A new logout token for a session (each `/self-service/logout/browser` mints one).
-    pub async fn set_logout_token(&self, id: Uuid, hash: &str) -> Result<(), StoreError> {
-        dispatch!(self, set_logout(id, hash))
+        dispatch!(self, by_token_hash(hash))
     }
     pub async fn get_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
         dispatch!(self, get_session(id))
@@ -84,9 +76,9 @@ impl Store {
 }
 
 const COLUMNS: &str = "id, identity_id, active, aal, authentication_methods, devices, authenticated_at, issued_at, expires_at";
-const INSERT: &str = r#"INSERT INTO sessions (id, token_hash, logout_token_hash, identity_id, active, aal,
+const INSERT: &str = r#"INSERT INTO sessions (id, token_hash, identity_id, active, aal,
     authentication_methods, devices, authenticated_at, issued_at, expires_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)"#;
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)"#;
 const EXTEND: &str =
     "UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1 AND active = TRUE";
 const DEACTIVATE: &str =
@@ -156,7 +148,6 @@ super::backend_modules! {
         sqlx::query(INSERT)
             .bind(x.id)
             .bind(s.token_hash)
-            .bind(s.logout_token_hash)
             .bind(x.identity_id)
             .bind(x.active)
             .bind(&x.aal)
@@ -170,8 +161,8 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn by_column(pool: &Pool<Db>, column: &'static str, hash: &str) -> Result<Option<Session>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE {column} = $1");
+    pub async fn by_token_hash(pool: &Pool<Db>, hash: &str) -> Result<Option<Session>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1");
         let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(pool).await?;
         Ok(row.map(Session::from))
     }
@@ -180,11 +171,6 @@ super::backend_modules! {
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1");
         let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
         Ok(row.map(Session::from))
-    }
-
-    pub async fn set_logout(pool: &Pool<Db>, id: Uuid, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET logout_token_hash = $2 WHERE id = $1").bind(id).bind(hash).execute(pool).await?;
-        Ok(())
     }
 
     pub async fn extend(pool: &Pool<Db>, id: Uuid, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -13,18 +13,17 @@ pub use model::{
 };
 
 use crate::config::Settings;
+use crate::crypto::Keyring;
 use crate::identity::{Identity, IdentityState};
 use crate::persistence::sessions::NewSession;
 use crate::persistence::{Store, StoreError};
 
-/// A session about to be stored, with the two secrets only its holder gets.
+/// A session about to be stored, with the secret only its holder gets.
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub session: Session,
     pub token: Token,
-    pub logout_token: Token,
     token_hash: String,
-    logout_hash: String,
 }
 
 impl Issued {
@@ -32,10 +31,11 @@ impl Issued {
         NewSession {
             session: &self.session,
             token_hash: &self.token_hash,
-            logout_token_hash: &self.logout_hash,
         }
     }
 }
+
+const LOGOUT_PURPOSE: &str = "logout";
 
 /// Where a session was created from (shown in `devices`).
 #[derive(Debug, Clone, Default)]
@@ -48,11 +48,47 @@ pub struct DeviceInfo {
 pub struct SessionService {
     store: Store,
     settings: Arc<Settings>,
+    keyring: Keyring,
 }
 
 impl SessionService {
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
-        Self { store, settings }
+    pub fn new(store: Store, settings: Arc<Settings>, keyring: Keyring) -> Self {
+        Self {
+            store,
+            settings,
+            keyring,
+        }
+    }
+
+    /// The session's logout token: an HMAC of its id under the first secret, so it is the
+    /// same in every tab, needs no storage and is useless without the session's cookie.
+    pub fn logout_token(&self, session: &Session) -> String {
+        let mac = self.keyring.sign_hex(LOGOUT_PURPOSE, session.id.as_bytes());
+        format!("{LOGOUT_TOKEN_PREFIX}{mac}")
+    }
+
+    /// Ends `session` if `presented` is its logout token (under any configured secret);
+    /// `false` otherwise, and for a session that had already ended.
+    pub async fn logout_with_token(
+        &self,
+        session: &Session,
+        presented: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(mac) = presented.strip_prefix(LOGOUT_TOKEN_PREFIX) else {
+            return Ok(false);
+        };
+        let matches = self
+            .keyring
+            .candidates_hex(LOGOUT_PURPOSE, session.id.as_bytes())
+            .iter()
+            .fold(false, |hit, c| {
+                crate::crypto::constant_time_eq(c.as_bytes(), mac.as_bytes()) | hit
+            });
+        if !matches {
+            return Ok(false);
+        }
+        self.store.deactivate_session(session.id, now).await
     }
 
     /// A fresh session (new id, new tokens) for `identity`, authenticated now by `method`.
@@ -65,7 +101,6 @@ impl SessionService {
         now: DateTime<Utc>,
     ) -> Issued {
         let token = Token::generate(SESSION_TOKEN_PREFIX);
-        let logout_token = Token::generate(LOGOUT_TOKEN_PREFIX);
         let session = Session {
             id: Uuid::new_v4(),
             identity_id: identity,
@@ -89,10 +124,8 @@ impl SessionService {
         };
         Issued {
             token_hash: token.digest(),
-            logout_hash: logout_token.digest(),
             session,
             token,
-            logout_token,
         }
     }
 
@@ -144,19 +177,6 @@ impl SessionService {
                 .await?;
         }
         Ok(session)
-    }
-
-    /// Logout with the logout token of a browser session; `None` if it matches no session.
-    pub async fn logout_by_logout_token(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Session>, StoreError> {
-        let Some(s) = self.store.session_by_logout_hash(&digest(token)).await? else {
-            return Ok(None);
-        };
-        self.store.deactivate_session(s.id, now).await?;
-        Ok(Some(s))
     }
 
     /// Logout of an api client by its session token; `false` if no active session matched.

@@ -59,6 +59,11 @@ impl Catalogue {
         Ok(c)
     }
 
+    /// The available languages, sorted.
+    pub fn languages(&self) -> impl Iterator<Item = &str> {
+        self.langs.keys().map(String::as_str)
+    }
+
     pub fn has(&self, lang: &str) -> bool {
         self.langs.contains_key(lang)
     }

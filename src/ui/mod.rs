@@ -9,7 +9,6 @@ mod view;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use handlebars::Handlebars;
 use serde_json::Value;
@@ -71,8 +70,9 @@ fn read(path: &Path) -> Result<String, UiError> {
 
 impl Renderer {
     /// The embedded templates, each replaced by `<dir>/<name>.hbs` when that file exists;
-    /// other `*.hbs` files in `dir` are added as partials.
-    pub fn load(dir: Option<&Path>) -> Result<Self, UiError> {
+    /// other `*.hbs` files in `dir` are added as partials. `locale`, the default language,
+    /// must have a catalogue.
+    pub fn load(dir: Option<&Path>, locale: &str) -> Result<Self, UiError> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(escape);
@@ -100,10 +100,17 @@ impl Renderer {
             hb.register_template_string(name, source)
                 .map_err(|e| UiError(format!("template {name}: {e}")))?;
         }
+        let catalogue = Catalogue::load(dir)?;
+        if !catalogue.has(locale) {
+            return Err(UiError(format!(
+                "ui.locale {locale:?} has no text catalogue (available: {})",
+                catalogue.languages().collect::<Vec<_>>().join(", ")
+            )));
+        }
         let css_etag = format!("\"{}\"", hex_prefix(&Sha256::digest(css.as_bytes())));
         Ok(Self {
             hb,
-            catalogue: Catalogue::load(dir)?,
+            catalogue,
             css,
             css_etag,
         })
@@ -146,24 +153,6 @@ pub fn escape(s: &str) -> String {
 
 fn hex_prefix(bytes: &[u8]) -> String {
     bytes.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-/// One renderer per templates directory, loaded at first use: the pages are served by
-/// handlers that only see the registry, and templates are compiled once, not per request.
-/// A directory that fails to load is not cached, so fixing a template needs no restart.
-pub fn renderer(templates_dir: Option<&str>) -> Result<Arc<Renderer>, UiError> {
-    static CACHE: Mutex<BTreeMap<Option<String>, Arc<Renderer>>> = Mutex::new(BTreeMap::new());
-    let key = templates_dir.map(str::to_owned);
-    if let Some(r) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok(r.clone());
-    }
-    let loaded = Arc::new(Renderer::load(templates_dir.map(Path::new))?);
-    CACHE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(key)
-        .or_insert(loaded.clone());
-    Ok(loaded)
 }
 
 #[cfg(test)]

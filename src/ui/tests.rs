@@ -85,7 +85,7 @@ fn every_node_ui() -> Value {
 
 #[test]
 fn every_node_type_renders() {
-    let r = Renderer::load(None).unwrap();
+    let r = Renderer::load(None, "en").unwrap();
     let html = render_form(&r, &every_node_ui());
     assert!(html.contains(r#"<form class="flow" action="https://id.example.com/self-service/login?flow=1" method="post">"#), "{html}");
     assert!(
@@ -155,7 +155,7 @@ fn every_node_type_renders() {
 
 #[test]
 fn messages_render_per_node_and_per_flow() {
-    let r = Renderer::load(None).unwrap();
+    let r = Renderer::load(None, "en").unwrap();
     let html = render_form(&r, &every_node_ui());
     assert!(
         html.contains(r#"aria-describedby="n0-email-msg-0" aria-invalid="true""#),
@@ -217,7 +217,7 @@ fn templates_dir_overrides_templates_and_adds_a_language() {
         r#"{"1070007": "E-Mail", "error_title": "Fehler"}"#,
     )
     .unwrap();
-    let r = Renderer::load(Some(&dir)).unwrap();
+    let r = Renderer::load(Some(&dir), "en").unwrap();
     let c = &r.catalogue;
     let ctx = json!({"message": "boom", "t": c.page_strings("de")});
     assert_eq!(r.render("error", &ctx).unwrap(), "CUSTOM boom Fehler");
@@ -236,7 +236,7 @@ fn templates_dir_overrides_templates_and_adds_a_language() {
     );
     let (css, etag) = r.css();
     assert_eq!(css, "body{color:red}");
-    assert_ne!(etag, Renderer::load(None).unwrap().css().1);
+    assert_ne!(etag, Renderer::load(None, "en").unwrap().css().1);
     // Untouched pages stay the embedded ones.
     assert!(r.hb.get_template("verification").is_some());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -247,14 +247,14 @@ fn a_broken_override_is_an_error() {
     let dir = std::env::temp_dir().join(format!("verity-ui-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("node.hbs"), "{{#if}}").unwrap();
-    let err = Renderer::load(Some(&dir)).unwrap_err();
+    let err = Renderer::load(Some(&dir), "en").unwrap_err();
     assert!(err.0.contains("node"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn values_are_escaped() {
-    let r = Renderer::load(None).unwrap();
+    let r = Renderer::load(None, "en").unwrap();
     let ui = json!({"action": "/a?x=1&y=\"2", "method": "POST", "nodes": [input("q", "text", "default", json!({"value": "<script>'\"&"}))]});
     let html = render_form(&r, &ui);
     assert!(html.contains(r#"action="/a?x=1&amp;y=&quot;2""#), "{html}");
@@ -276,7 +276,7 @@ fn addresses_are_masked() {
 
 #[test]
 fn every_page_renders_with_its_model() {
-    let r = Renderer::load(None).unwrap();
+    let r = Renderer::load(None, "en").unwrap();
     let c = &r.catalogue;
     let common = |extra: Value| {
         let mut ctx = json!({"lang": "en", "t": c.page_strings("en"), "title": "T", "css_href": "/c.css", "home_href": "/ui/", "dev_inbox": "http://admin/admin/dev/inbox"});
@@ -324,7 +324,7 @@ fn every_page_renders_with_its_model() {
 
 #[test]
 fn each_method_gets_its_own_form_with_the_csrf_token() {
-    let r = Renderer::load(None).unwrap();
+    let r = Renderer::load(None, "en").unwrap();
     let button = |group: &str| {
         input(
             "method",
@@ -359,4 +359,13 @@ fn each_method_gets_its_own_form_with_the_csrf_token() {
         button("password"),
     ]});
     assert_eq!(render_form(&r, &ui).matches("<form").count(), 1);
+}
+
+#[test]
+fn an_unknown_default_locale_is_an_error() {
+    let err = Renderer::load(None, "xx").unwrap_err();
+    assert!(
+        err.0.contains("ui.locale") && err.0.contains("\"xx\"") && err.0.contains("en"),
+        "{err}"
+    );
 }

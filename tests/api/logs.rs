@@ -185,6 +185,7 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
     let out = http
         .get(logout["logout_url"].as_str().unwrap())
         .header("accept", "application/json")
+        .header("X-Session-Token", &session_token)
         .send()
         .await
         .unwrap();

@@ -52,15 +52,8 @@ impl Env {
     /// Replaces the provider (same issuer) with one whose accounts are `accounts`.
     async fn restart_provider(&mut self, accounts: Value) {
         self.op = None;
+        // Its signing key is new: Verity must notice on its own.
         self.op = OidcProvider::start_on(self.port, accounts, self.client()).await;
-        // Its signing key is new: forget the cached keys as a TTL expiry would.
-        self.app
-            .registry
-            .oidc
-            .get("acme")
-            .unwrap()
-            .invalidate()
-            .await;
     }
 }
 
@@ -137,6 +130,19 @@ async fn identities(app: &TestApp) -> Vec<Value> {
 async fn flow_messages(env: &Env, c: &FlowClient, flow_name: &str, r: &Reply) -> Value {
     let id = r.redirect_flow_id().unwrap_or_else(|| panic!("{r:?}"));
     c.get(&env.app, flow_name, &id).await["ui"]["messages"].clone()
+}
+
+/// A browser was sent to the error UI or shown the error page itself.
+fn assert_error_page(r: &Reply) {
+    let html = r
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    match r.status {
+        303 => assert!(r.location().unwrap().contains("error"), "{r:?}"),
+        _ => assert!(r.status >= 400 && html, "{r:?}"),
+    }
 }
 
 fn has_session_cookie(r: &Reply) -> bool {
@@ -218,12 +224,9 @@ async fn a_failing_mapper_is_a_flow_message_and_creates_nothing() {
     assert_eq!(r.status, 303, "{r:?}");
     let messages = flow_messages(&env, &c, "registration", &r).await;
     assert_eq!(messages[0]["id"], 4000001, "{messages}");
-    assert!(
-        messages[0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("the mapper refuses")
-    );
+    let text = messages[0]["text"].as_str().unwrap();
+    assert!(text.contains("could not be used"), "{messages}");
+    assert!(!text.contains("the mapper refuses"), "{messages}");
     assert!(identities(&env.app).await.is_empty());
 }
 
@@ -264,12 +267,9 @@ async fn a_tampered_state_is_a_clear_error_and_creates_nothing() {
             .unwrap()
             .contains("tampered")
     );
+    // Browsers see the error page: sent there, or shown it at once.
     let browser_reply = get(&c, u.as_str()).await;
-    assert_eq!(browser_reply.status, 303);
-    assert!(
-        browser_reply.location().unwrap().contains("error"),
-        "{browser_reply:?}"
-    );
+    assert_error_page(&browser_reply);
     assert!(identities(&env.app).await.is_empty());
 }
 
@@ -363,6 +363,10 @@ async fn an_existing_password_account_with_the_email_is_not_taken_over() {
                 .contains("ada@example.com"),
             "{messages}"
         );
+        let context = &messages[0]["context"];
+        let kinds = context["available_credential_types"].as_array().unwrap();
+        assert!(kinds.contains(&json!("password")), "{messages}");
+        assert!(!kinds.contains(&json!("oidc")), "{messages}");
     }
     let list = identities(&env.app).await;
     assert_eq!(list.len(), 1);
@@ -409,4 +413,182 @@ async fn api_flows_cannot_use_social_sign_in_and_spas_are_told_where_to_go() {
         !r.body.to_string().contains("pkce"),
         "no secrets in the answer"
     );
+}
+
+/// Signs `c` in with a password as a new identity `email`; returns the identity id.
+async fn password_session(env: &Env, c: &FlowClient, email: &str) -> String {
+    let created = env
+        .app
+        .create_identity(&json!({
+            "schema_id": "default",
+            "traits": {"email": email},
+            "credentials": {"password": {"config": {"password": crate::auth_support::PASSWORD}}},
+            "verifiable_addresses": [{"value": email, "via": "email", "verified": true, "status": "completed"}],
+        }))
+        .await;
+    let flow = c.init(&env.app, "login").await;
+    let r = c
+        .submit(
+            &env.app,
+            "login",
+            &flow,
+            crate::auth_support::sign_in(email, crate::auth_support::PASSWORD),
+        )
+        .await;
+    assert!(has_session_cookie(&r), "{r:?}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_refresh_flow_never_signs_up_a_new_account() {
+    let Some(env) = setup(MAPPER).await else {
+        return;
+    };
+    let c = FlowClient::new(Kind::Browser);
+    let carol = password_session(&env, &c, "carol@example.com").await;
+
+    // The refresh UI has no provider buttons, and the method is refused.
+    let refresh = c.init_with(&env.app, "login", "?refresh=true").await;
+    assert_eq!(refresh["refresh"], true);
+    assert!(!refresh.to_string().contains("\"oidc\""), "{refresh}");
+    let r = c
+        .submit(&env.app, "login", &refresh, json!({"provider": "acme"}))
+        .await;
+    assert!(
+        !r.location().unwrap_or_default().starts_with(&env.issuer()),
+        "{r:?}"
+    );
+    let id = refresh["id"].as_str().unwrap();
+    let messages = c.get(&env.app, "login", id).await["ui"]["messages"].clone();
+    assert_eq!(messages[0]["id"], 4010002, "{messages}");
+
+    // A flow that re-authenticates carol, returning with a subject nobody has: no account.
+    let other = FlowClient::new(Kind::Browser);
+    let (flow, url) = start(&env, &other, "login").await;
+    let store = &env.app.registry.store;
+    let flow_id = uuid::Uuid::parse_str(flow["id"].as_str().unwrap()).unwrap();
+    let mut stored = store
+        .get_form_flow(verity::flow::form::FlowKind::Login, flow_id)
+        .await
+        .unwrap()
+        .unwrap();
+    stored.identity_id = Some(uuid::Uuid::parse_str(&carol).unwrap());
+    assert!(
+        store
+            .update_form_flow(&stored, chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    let callback = login_via_provider(&browser(), &url, "bob").await;
+    let r = get(&other, &callback).await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(!has_session_cookie(&r), "{r:?}");
+    let list = identities(&env.app).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+}
+
+#[tokio::test]
+async fn a_state_is_consumed_once_even_by_concurrent_callbacks() {
+    let Some(env) = setup(MAPPER).await else {
+        return;
+    };
+    let c = FlowClient::new(Kind::Browser);
+    let (_, url) = start(&env, &c, "registration").await;
+    let callback = login_via_provider(&browser(), &url, "ada").await;
+    let (a, b) = tokio::join!(get(&c, &callback), get(&c, &callback));
+    let signed_in = [&a, &b].iter().filter(|r| has_session_cookie(r)).count();
+    assert_eq!(signed_in, 1, "{a:?}\n{b:?}");
+    assert_eq!(identities(&env.app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_form_post_callback_continues_as_a_get() {
+    let Some(env) = setup(MAPPER).await else {
+        return;
+    };
+    let c = FlowClient::new(Kind::Browser);
+    let (_, url) = start(&env, &c, "registration").await;
+    let callback = url::Url::parse(&login_via_provider(&browser(), &url, "ada").await).unwrap();
+    let form = callback.query().unwrap().to_owned();
+    let mut target = callback.clone();
+    target.set_query(None);
+    // A cross-site POST: no cookies.
+    let r = Reply::read(
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(target.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(!has_session_cookie(&r), "{r:?}");
+    let next = target.join(r.location().unwrap()).unwrap();
+    assert_eq!(next.path(), target.path());
+    let params: std::collections::HashMap<_, _> = next.query_pairs().into_owned().collect();
+    let expected: std::collections::HashMap<_, _> = callback.query_pairs().into_owned().collect();
+    assert_eq!(params["state"], expected["state"]);
+    assert_eq!(params["code"], expected["code"]);
+
+    let r = get(&c, next.as_str()).await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(has_session_cookie(&r), "{r:?}");
+    assert_eq!(identities(&env.app).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_callback_without_the_csrf_cookie_is_an_error_page_for_browsers() {
+    let Some(env) = setup(MAPPER).await else {
+        return;
+    };
+    let c = FlowClient::new(Kind::Browser);
+    let (_, url) = start(&env, &c, "registration").await;
+    let callback = login_via_provider(&browser(), &url, "ada").await;
+    let victim = FlowClient::new(Kind::Browser);
+    let r = get(&victim, &callback).await;
+    assert_error_page(&r);
+    assert!(!has_session_cookie(&r), "{r:?}");
+    let api = Reply::read(
+        victim
+            .http
+            .get(&callback)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(api.status, 403, "{api:?}");
+    assert_eq!(api.error_id(), Some("security_csrf_violation"));
+    assert!(identities(&env.app).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_address_the_provider_does_not_vouch_for_is_not_named() {
+    let Some(env) = setup(MAPPER).await else {
+        return;
+    };
+    env.app
+        .create_identity(&json!({
+            "schema_id": "default",
+            "traits": {"email": "bob@example.com"},
+            "credentials": {"password": {"config": {"password": crate::auth_support::PASSWORD}}},
+        }))
+        .await;
+    let c = FlowClient::new(Kind::Browser);
+    let r = social(&env, &c, "registration", "bob").await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(!has_session_cookie(&r), "{r:?}");
+    let messages = flow_messages(&env, &c, "registration", &r).await;
+    assert_eq!(messages[0]["id"], 4000007, "{messages}");
+    assert!(
+        !messages.to_string().contains("bob@example.com"),
+        "{messages}"
+    );
+    assert_eq!(identities(&env.app).await.len(), 1);
 }

@@ -165,3 +165,67 @@ async fn sessions_expire_with_their_lifespan() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(c.whoami(&app, Some(&token)).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_logout_link_is_stable_and_only_works_for_its_session() {
+    let app = spawn_app().await;
+    register_verified(&app, "links@example.com").await;
+    let b = FlowClient::new(Kind::Spa);
+    let flow = b.init(&app, "login").await;
+    assert_eq!(
+        b.submit(&app, "login", &flow, sign_in("links@example.com", PASSWORD))
+            .await
+            .status,
+        200
+    );
+    let ask = || async {
+        let r = b
+            .http
+            .get(format!("{}/self-service/logout/browser", app.public))
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        Reply::read(r).await.body["logout_url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, second) = (ask().await, ask().await);
+    assert_eq!(
+        first, second,
+        "two tabs get the same link; asking writes nothing"
+    );
+    // Another browser (here: one with another session) cannot use the link.
+    let token = login_token(&app, "links@example.com").await;
+    let other = Reply::read(
+        app.http
+            .get(&first)
+            .header("Accept", "application/json")
+            .header("X-Session-Token", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(other.status, 403);
+    assert_eq!(
+        FlowClient::new(Kind::Api)
+            .whoami(&app, Some(&token))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(b.whoami(&app, None).await.status, 200, "still signed in");
+    let done = Reply::read(
+        b.http
+            .get(&first)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(done.status, 204);
+    assert_eq!(b.whoami(&app, None).await.status, 401);
+}

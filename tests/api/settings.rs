@@ -137,6 +137,24 @@ async fn without_a_session_browsers_log_in_and_json_clients_get_401() {
         assert_eq!(r.status, 401, "{kind:?}: {r:?}");
         assert_eq!(r.error_id(), Some("session_inactive"));
     }
+    // A form posted after the session ended returns, after login, to the flow's page (the
+    // POST-only submit URL would be a dead end).
+    let id = uuid::Uuid::new_v4();
+    let r = c
+        .http
+        .post(format!("{}/self-service/settings?flow={id}", app.public))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("method=profile")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap();
+    let back = format!(
+        "return_to={}",
+        crate::verification_support::enc(&format!("{}/ui/settings?flow={id}", app.public))
+    );
+    assert!(location.contains(&back), "{location}");
 }
 
 #[tokio::test]

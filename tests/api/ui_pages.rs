@@ -233,6 +233,40 @@ async fn success_can_redirect_elsewhere() {
 }
 
 #[tokio::test]
+async fn a_flows_return_to_wins_over_the_success_redirect() {
+    let target = "https://app.example.com/welcome";
+    let app = spawn_with(|s| s.ui.success_redirects.verification = Some(target.into())).await;
+    let email = "ui-return-to@example.com";
+    create_email_identity(&app, email).await;
+    let b = Browser::new();
+    let return_to = format!("{}/after", app.public);
+    let resp = b
+        .get(&format!(
+            "{}/self-service/verification/browser?return_to={}",
+            app.public,
+            crate::verification_support::enc(&return_to)
+        ))
+        .await;
+    assert_eq!(resp.status(), 303);
+    let page_url = location(&resp);
+    let html = b.page(&page_url).await;
+    let next = b
+        .submit(&html, &[("method", "code"), ("email", email)])
+        .await;
+    let html = b.page(&next).await;
+    let code = inbox_code(&app, email).await;
+    let next = b
+        .submit(&html, &[("method", "code"), ("code", &code)])
+        .await;
+    let html = b.page(&next).await;
+    assert!(
+        html.contains("You successfully verified your email address."),
+        "{html}"
+    );
+    assert_eq!(attr_after(&html, r#"id="n1-continue""#, "href"), return_to);
+}
+
+#[tokio::test]
 async fn the_stylesheet_is_cacheable() {
     let app = spawn_app().await;
     let url = format!("{}/ui/static/verity.css", app.public);
@@ -340,7 +374,8 @@ async fn browser_errors_go_to_the_error_page() {
     let resp = b.get(&format!("{}/ui/error?id=nope", app.public)).await;
     assert_eq!(resp.status(), 404);
 
-    // A form post without `flow` goes to the error page too; JSON clients get JSON.
+    // A form post without `flow` is shown the error page at once, and nothing is stored.
+    stored_errors(&app).await;
     let resp = b
         .http
         .post(format!("{}/self-service/verification", app.public))
@@ -349,14 +384,228 @@ async fn browser_errors_go_to_the_error_page() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 303);
-    let to = location(&resp);
-    assert!(to.starts_with(&prefix), "{to}");
-    let html = b.page(&to).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get(LOCATION).is_none());
+    let html = resp.text().await.unwrap();
     assert!(
         html.contains("The flow query parameter is missing or malformed."),
         "{html}"
     );
+    assert_eq!(stored_errors(&app).await, 0, "nothing stored");
+}
+
+/// How many self-service errors are stored, counted by deleting them all.
+async fn stored_errors(app: &TestApp) -> u64 {
+    let later = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    app.registry.store.purge_errors(later).await.unwrap()
+}
+
+/// A verification form post without the CSRF token: a browser error for the error UI.
+async fn post_without_csrf(app: &TestApp, b: &Browser, flow_id: &str) -> reqwest::Response {
+    b.http
+        .post(format!(
+            "{}/self-service/verification?flow={flow_id}",
+            app.public
+        ))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[("method", "code"), ("email", "x@example.com")]))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_client_cannot_fill_the_error_store() {
+    let app = spawn_with(|s| s.selfservice.rate_limits.flows_per_ip_minute = 5).await;
+    let b = Browser::new();
+    let page_url = b.start(&app).await;
+    let flow_id = page_url.rsplit('=').next().unwrap().to_owned();
+    let mut forwarded = 0;
+    let mut limited = 0;
+    for _ in 0..10 {
+        let resp = post_without_csrf(&app, &b, &flow_id).await;
+        match resp.status().as_u16() {
+            303 => {
+                assert!(location(&resp).contains("/ui/error?id="));
+                forwarded += 1;
+            }
+            429 => {
+                assert!(resp.headers().get(LOCATION).is_none());
+                assert!(resp.headers().contains_key("retry-after"));
+                let html = resp.text().await.unwrap();
+                assert!(html.contains("Too many attempts"), "{html}");
+                limited += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // Starting the flow took one of the five.
+    assert_eq!((forwarded, limited), (4, 6));
+    assert_eq!(
+        stored_errors(&app).await,
+        4,
+        "limited errors are not stored"
+    );
+}
+
+#[tokio::test]
+async fn old_errors_are_purged_as_new_ones_are_stored() {
+    let app = spawn_with(|s| s.selfservice.rate_limits.enabled = false).await;
+    let store = &app.registry.store;
+    let now = chrono::Utc::now();
+    let stored = |age: chrono::TimeDelta| verity::persistence::errors::StoredError {
+        id: uuid::Uuid::new_v4(),
+        error: serde_json::json!({"code": 400, "status": "Bad Request", "message": "x"}),
+        created_at: now - age,
+        updated_at: now - age,
+    };
+    let old = stored(chrono::TimeDelta::hours(2));
+    let recent = stored(chrono::TimeDelta::minutes(5));
+    store.insert_selfservice_error(&old).await.unwrap();
+    store.insert_selfservice_error(&recent).await.unwrap();
+    let b = Browser::new();
+    let page_url = b.start(&app).await;
+    let flow_id = page_url.rsplit('=').next().unwrap().to_owned();
+    for _ in 0..50 {
+        let resp = post_without_csrf(&app, &b, &flow_id).await;
+        assert_eq!(resp.status(), 303);
+    }
+    assert!(store.get_selfservice_error(old.id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_selfservice_error(recent.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_login_form_post_without_csrf_goes_to_the_error_page() {
+    let app = spawn_app().await;
+    let b = Browser::new();
+    let resp = b
+        .get(&format!("{}/self-service/login/browser", app.public))
+        .await;
+    let page = location(&resp);
+    let flow_id = page.rsplit('=').next().unwrap().to_owned();
+    let resp = b
+        .http
+        .post(format!("{}/self-service/login?flow={flow_id}", app.public))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("method", "password"),
+            ("identifier", "x@example.com"),
+            ("password", "whatever it is"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let to = location(&resp);
+    let prefix = format!("{}/ui/error?id=", app.public);
+    assert!(to.starts_with(&prefix), "{to}");
+    let resp = app
+        .http
+        .get(format!(
+            "{}/self-service/errors?id={}",
+            app.public,
+            &to[prefix.len()..]
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = json_with_status(resp, 200).await;
+    assert_eq!(body["error"]["id"], "security_csrf_violation");
+    let html = b.page(&to).await;
+    assert!(html.contains("For your safety"), "{html}");
+}
+
+#[tokio::test]
+async fn a_settings_page_is_shown_only_to_its_own_session() {
+    use crate::auth_support::{FlowClient, PASSWORD, login_token, register_verified, sign_in};
+    use crate::verification_support::Kind;
+
+    let app = spawn_app().await;
+    let a = register_verified(&app, "settings-a@example.com").await;
+    register_verified(&app, "settings-b@example.com").await;
+    let c = FlowClient::new(Kind::Browser);
+    let flow = c.init(&app, "login").await;
+    let r = c
+        .submit(
+            &app,
+            "login",
+            &flow,
+            sign_in("settings-a@example.com", PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    let flow = c.init(&app, "settings").await;
+    let page = format!(
+        "{}/ui/settings?flow={}",
+        app.public,
+        flow["id"].as_str().unwrap()
+    );
+    let restart = format!("{}/self-service/settings/browser", app.public);
+    let resp = c.http.get(&page).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the owner sees it");
+
+    // B's session in the same browser.
+    let b_token = login_token(&app, "settings-b@example.com").await;
+    let resp = c
+        .http
+        .get(&page)
+        .header("X-Session-Token", &b_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), restart);
+
+    // A signed out everywhere.
+    let resp = app
+        .http
+        .delete(format!("{}/admin/identities/{a}/sessions", app.admin))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let resp = c.http.get(&page).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), restart);
+}
+
+#[tokio::test]
+async fn a_broken_templates_dir_or_unknown_locale_stops_the_start() {
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("home.hbs"), "{{#if}}").unwrap();
+    let broken = dir.0.display().to_string();
+    let missing = dir.0.join("nope").display().to_string();
+    // (what the error names, ui.templates_dir, ui.locale)
+    let cases = [
+        ("template home", Some(broken), "en"),
+        ("ui.templates_dir", Some(missing), "en"),
+        ("ui.locale", None, "xx"),
+    ];
+    let source = verity::config::ConfigSource::File(std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config.yml"
+    )));
+    for (needle, templates_dir, locale) in cases {
+        let db = TempDir::new();
+        let mut settings = crate::helpers::base_settings(&format!(
+            "sqlite://{}/verity.sqlite?mode=rwc",
+            db.0.display()
+        ));
+        settings.ui.templates_dir = templates_dir;
+        settings.ui.locale = locale.into();
+        let err = verity::startup::Application::build(settings, &source, true, true)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{needle}: the start fails"));
+        let err = format!("{err:#}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
 }
 
 #[tokio::test]

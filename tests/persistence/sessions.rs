@@ -39,11 +39,10 @@ fn session(identity: Uuid) -> Session {
     }
 }
 
-fn rows<'a>(s: &'a Session, token: &'a str, logout: &'a str) -> NewSession<'a> {
+fn rows<'a>(s: &'a Session, token: &'a str) -> NewSession<'a> {
     NewSession {
         session: s,
         token_hash: token,
-        logout_token_hash: logout,
     }
 }
 
@@ -51,7 +50,7 @@ async fn register_stores_identity_and_session_together(store: &Store) {
     let i = identity("together@example.com");
     let s = session(i.id);
     store
-        .register_identity(&i, Some(rows(&s, "t1", "l1")))
+        .register_identity(&i, Some(rows(&s, "t1")))
         .await
         .unwrap();
     assert_eq!(store.get_identity(i.id).await.unwrap().unwrap().id, i.id);
@@ -64,7 +63,7 @@ async fn a_conflicting_registration_writes_no_session(store: &Store) {
     let second = identity("same@example.com");
     let s = session(second.id);
     let err = store
-        .register_identity(&second, Some(rows(&s, "t2", "l2")))
+        .register_identity(&second, Some(rows(&s, "t2")))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -76,12 +75,12 @@ async fn replace_session_ends_the_previous_one(store: &Store) {
     let i = identity("replace@example.com");
     let old = session(i.id);
     store
-        .register_identity(&i, Some(rows(&old, "old", "old-l")))
+        .register_identity(&i, Some(rows(&old, "old")))
         .await
         .unwrap();
     let new = session(i.id);
     store
-        .replace_session(rows(&new, "new", "new-l"), Some(old.id))
+        .replace_session(rows(&new, "new"), Some(old.id))
         .await
         .unwrap();
     assert!(!store.get_session(old.id).await.unwrap().unwrap().active);
@@ -92,7 +91,7 @@ async fn sessions_are_found_by_digest_only(store: &Store) {
     let i = identity("digest@example.com");
     let s = session(i.id);
     store
-        .register_identity(&i, Some(rows(&s, "tok-hash", "lo-hash")))
+        .register_identity(&i, Some(rows(&s, "tok-hash")))
         .await
         .unwrap();
     assert!(
@@ -104,20 +103,12 @@ async fn sessions_are_found_by_digest_only(store: &Store) {
     );
     assert_eq!(
         store
-            .session_by_logout_hash("lo-hash")
+            .session_by_token_hash("tok-hash")
             .await
             .unwrap()
             .unwrap()
             .id,
         s.id
-    );
-    store.set_logout_token(s.id, "lo-2").await.unwrap();
-    assert!(
-        store
-            .session_by_logout_hash("lo-hash")
-            .await
-            .unwrap()
-            .is_none()
     );
     let later = s.expires_at + chrono::Duration::hours(1);
     store.extend_session(s.id, later, t()).await.unwrap();
@@ -131,11 +122,11 @@ async fn deactivate_all_keeps_the_named_session(store: &Store) {
     let i = identity("all@example.com");
     store.register_identity(&i, None).await.unwrap();
     let keep = session(i.id);
-    store.insert_session(rows(&keep, "k", "kl")).await.unwrap();
+    store.insert_session(rows(&keep, "k")).await.unwrap();
     for n in 0..3 {
         let s = session(i.id);
         store
-            .insert_session(rows(&s, &format!("x{n}"), &format!("xl{n}")))
+            .insert_session(rows(&s, &format!("x{n}")))
             .await
             .unwrap();
     }
@@ -217,14 +208,11 @@ async fn an_identity_update_can_end_the_other_sessions_with_it(store: &Store) {
     let mut i = identity("rotate@example.com");
     let keep = session(i.id);
     store
-        .register_identity(&i, Some(rows(&keep, "keep", "keep-l")))
+        .register_identity(&i, Some(rows(&keep, "keep")))
         .await
         .unwrap();
     let other = session(i.id);
-    store
-        .insert_session(rows(&other, "other", "other-l"))
-        .await
-        .unwrap();
+    store.insert_session(rows(&other, "other")).await.unwrap();
     i.traits = json!({"email": "rotate@example.com", "changed": true});
     assert!(
         store

@@ -83,7 +83,11 @@ impl LoginService {
                 .push(crate::text::verification_already_done_as(4010007));
             return Ok(FormOutcome::Show { flow, status: 400 });
         }
-        if crate::flow::oidc::requested(&sub) && crate::flow::oidc::enabled(&self.env, &self.oidc) {
+        // A refresh re-authenticates the signed-in identity; its UI offers no provider buttons.
+        if !flow.refresh
+            && crate::flow::oidc::requested(&sub)
+            && crate::flow::oidc::enabled(&self.env, &self.oidc)
+        {
             return crate::flow::oidc::start(
                 &self.env,
                 &self.oidc,

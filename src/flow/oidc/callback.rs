@@ -98,15 +98,18 @@ pub async fn callback(
     if !crate::csrf::verify(&flow.csrf_token, cookie) {
         return Err(FormError::Csrf("the CSRF token does not match").into());
     }
-    // One use per authorization request, whatever happens next.
+    // One use per authorization request, whatever happens next: of two concurrent callbacks
+    // only the one whose write finds the flow unchanged goes on.
     if let Some(m) = flow.internal_context.as_object_mut() {
         m.remove(CONTEXT_KEY);
     }
     clear_messages(&mut flow.ui);
+    if !env.store.update_form_flow_if_unchanged(&flow, now).await? {
+        return Err(CallbackError::UnknownState);
+    }
     if flow.is_expired(now) {
         return Ok(restart(registration, login, flow, now).await?);
     }
-    env.store.update_form_flow(&flow, now).await?;
     let Ok(provider) = registration.oidc.get(&pending.provider).cloned() else {
         return Err(CallbackError::UnknownState);
     };
@@ -122,14 +125,14 @@ pub async fn callback(
             provider: provider.id().to_owned(),
             message,
         };
-        return Ok(fail(env, flow, e.to_string(), now).await?);
+        return Ok(fail(env, flow, &e, now).await?);
     }
     let Some(code) = cb.code.filter(|c| !c.is_empty()) else {
         let e = OidcError::Rejected {
             provider: provider.id().to_owned(),
             message: "the answer has no authorization code".into(),
         };
-        return Ok(fail(env, flow, e.to_string(), now).await?);
+        return Ok(fail(env, flow, &e, now).await?);
     };
     let claims = match provider
         .exchange(
@@ -146,9 +149,9 @@ pub async fn callback(
                 provider: provider.id().to_owned(),
                 message: "it has no subject".into(),
             };
-            return Ok(fail(env, flow, e.to_string(), now).await?);
+            return Ok(fail(env, flow, &e, now).await?);
         }
-        Err(e) => return Ok(fail(env, flow, e.to_string(), now).await?),
+        Err(e) => return Ok(fail(env, flow, &e, now).await?),
     };
     let identifier = format!("{}:{}", provider.id(), claims.subject());
     let known = env
@@ -159,7 +162,7 @@ pub async fn callback(
     let mapped = match provider.map(&claims).await {
         Ok(m) => m,
         Err(e) if e.is_bad_request() => return Err(CallbackError::BadRequest(e.to_string())),
-        Err(e) => return Ok(fail(env, flow, e.to_string(), now).await?),
+        Err(e) => return Ok(fail(env, flow, &e, now).await?),
     };
     let args = Args {
         provider: &provider,
@@ -172,7 +175,7 @@ pub async fn callback(
     };
     match known {
         Some(identity) => sign_in(registration, login, flow, identity, args).await,
-        None => super::sign_up::sign_up(registration, flow, args).await,
+        None => super::sign_up::sign_up(registration, login, flow, args).await,
     }
 }
 
@@ -260,7 +263,7 @@ fn login_flow(login: &LoginService, old: &FormFlow, now: DateTime<Utc>) -> FormF
 
 /// A known subject: the login after-hooks and a session. A registration flow turns into a
 /// login flow, as in Kratos. Addresses the provider now vouches for become verified.
-async fn sign_in(
+pub(super) async fn sign_in(
     registration: &RegistrationService,
     login: &LoginService,
     flow: FormFlow,

@@ -18,7 +18,7 @@ use super::form::{FlowKind, FormFlow};
 use super::messages;
 use super::registration::FormSubmission;
 use super::ui::{Input, Ui};
-use crate::oidc::Providers;
+use crate::oidc::{OidcError, Providers};
 
 pub use callback::{Callback, CallbackError, callback};
 
@@ -120,7 +120,7 @@ pub(in crate::flow) async fn start(
         }
         Some(id) => match providers.get(id) {
             Ok(p) => p.clone(),
-            Err(e) => return fail(env, flow, e.to_string(), now).await,
+            Err(e) => return fail(env, flow, &e, now).await,
         },
     };
     let flow_id = flow.id.to_string();
@@ -129,7 +129,7 @@ pub(in crate::flow) async fn start(
         .await
     {
         Ok(a) => a,
-        Err(e) => return fail(env, flow, e.to_string(), now).await,
+        Err(e) => return fail(env, flow, &e, now).await,
     };
     let pending = Pending {
         provider: provider.id().to_owned(),
@@ -149,15 +149,43 @@ async fn show(env: &FlowEnv, flow: FormFlow, now: DateTime<Utc>) -> Result<FormO
     Ok(FormOutcome::Show { flow, status: 400 })
 }
 
-/// A 4000001 message with `reason` on the flow.
+/// Logs a provider, token or mapper failure (operators need the detail) and shows the user
+/// a 4000001 message with one fixed text per kind: the detail may name internal hosts or
+/// carry the provider's own words.
 async fn fail(
     env: &FlowEnv,
     mut flow: FormFlow,
-    reason: String,
+    e: &OidcError,
     now: DateTime<Utc>,
 ) -> Result<FormOutcome, FormError> {
-    flow.ui.messages.push(crate::text::reason(reason));
+    let provider = match e {
+        OidcError::Config { provider, .. }
+        | OidcError::Unavailable { provider, .. }
+        | OidcError::Rejected { provider, .. }
+        | OidcError::InvalidIdToken { provider, .. }
+        | OidcError::Mapper { provider, .. } => provider.as_str(),
+        OidcError::UnknownProvider(_) => "",
+    };
+    tracing::warn!(provider, error = %e, "social sign-in failed");
+    flow.ui.messages.push(crate::text::reason(user_text(e)));
     show(env, flow, now).await
+}
+
+/// What a user is told about `e`.
+fn user_text(e: &OidcError) -> &'static str {
+    match e {
+        OidcError::Config { .. } | OidcError::UnknownProvider(_) => {
+            "This sign-in provider is not available."
+        }
+        OidcError::Unavailable { .. } => {
+            "The sign-in provider is unavailable. Please try again later."
+        }
+        OidcError::Rejected { .. } => "The sign-in provider refused the sign-in. Please try again.",
+        OidcError::InvalidIdToken { .. } => {
+            "The answer of the sign-in provider could not be verified. Please try again."
+        }
+        OidcError::Mapper { .. } => "The account data from the sign-in provider could not be used.",
+    }
 }
 
 #[cfg(test)]

@@ -1,26 +1,36 @@
 //! An unknown subject: a new identity from the mapper's traits with an `oidc` credential,
 //! addresses the provider vouches for already verified, then the registration after-hooks.
 
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::callback::{Args, CallbackError};
 use crate::flow::env::{FlowEnv, FormError, FormOutcome};
 use crate::flow::form::{FlowKind, FormFlow};
+use crate::flow::login::LoginService;
 use crate::flow::messages::{self, trait_error, trait_error_node};
 use crate::flow::registration::RegistrationService;
 use crate::identity::{IdentityError, IdentityInput};
 use crate::oidc::apply_verified_addresses;
 use crate::persistence::StoreError;
-use crate::schema::Derived;
+use crate::schema::{Derived, Via};
 use crate::session::Issued;
+use crate::text::Text;
 
 pub(super) async fn sign_up(
     registration: &RegistrationService,
+    login: &LoginService,
     flow: FormFlow,
     args: Args<'_>,
 ) -> Result<FormOutcome, CallbackError> {
     let env = &registration.env;
     let now = args.now;
+    // A refresh only re-authenticates the signed-in identity; it never creates one.
+    if flow.identity_id.is_some() {
+        let mut flow = flow;
+        flow.ui.messages.push(messages::invalid_credentials());
+        return Ok(super::show(env, flow, now).await?);
+    }
     let mut flow = if flow.kind == FlowKind::Registration {
         flow
     } else {
@@ -54,10 +64,9 @@ pub(super) async fn sign_up(
     };
     // Linking to an existing account happens only from a signed-in session; here it would
     // give the account to whoever controls the provider's address.
-    if let Some(taken) = taken_identifier(env, &derived).await? {
-        flow.ui
-            .messages
-            .push(messages::oidc_identifier_taken(&taken));
+    if let Some((taken, owner)) = taken_identifier(env, &derived).await? {
+        let message = taken_message(env, &taken, owner, &args.mapped.verified_addresses).await?;
+        flow.ui.messages.push(message);
         return Ok(super::show(env, flow, now).await?);
     }
     let input: IdentityInput = serde_json::from_value(json!({
@@ -103,17 +112,25 @@ pub(super) async fn sign_up(
         Ok(()) => Ok(registration
             .after_registration(flow, identity, session, false, &args.ctx, "oidc", now)
             .await?),
-        // Someone took the address between the check and the insert.
+        // Someone took the address between the check and the insert: a concurrent sign-up
+        // of the same subject signs in, anything else is refused.
         Err(StoreError::Conflict(_)) => {
-            let shown = derived
-                .password_identifiers
-                .first()
-                .cloned()
-                .or_else(|| derived.verifiable.first().map(|(_, v)| v.clone()))
-                .unwrap_or_default();
-            flow.ui
-                .messages
-                .push(messages::oidc_identifier_taken(&shown));
+            let identifier = format!("{}:{}", args.provider.id(), args.subject);
+            if let Some(same) = env
+                .store
+                .find_identity_by_identifier("oidc", &identifier)
+                .await
+                .map_err(FormError::from)?
+            {
+                return super::callback::sign_in(registration, login, flow, same, args).await;
+            }
+            let message = match taken_identifier(env, &derived).await? {
+                Some((taken, owner)) => {
+                    taken_message(env, &taken, owner, &args.mapped.verified_addresses).await?
+                }
+                None => messages::duplicate_identifier(),
+            };
+            flow.ui.messages.push(message);
             Ok(super::show(env, flow, now).await?)
         }
         Err(e) => Err(FormError::from(e).into()),
@@ -121,22 +138,61 @@ pub(super) async fn sign_up(
 }
 
 /// The first login identifier or verifiable address of the new traits that another identity
-/// already has.
-async fn taken_identifier(env: &FlowEnv, derived: &Derived) -> Result<Option<String>, FormError> {
+/// already has, with that identity's id.
+async fn taken_identifier(
+    env: &FlowEnv,
+    derived: &Derived,
+) -> Result<Option<(String, Uuid)>, FormError> {
     for id in &derived.password_identifiers {
-        if env
+        if let Some(owner) = env
             .store
             .find_identity_by_identifier("password", id)
             .await?
-            .is_some()
         {
-            return Ok(Some(id.clone()));
+            return Ok(Some((id.clone(), owner.id)));
         }
     }
     for (via, value) in derived.verifiable.iter().chain(&derived.code_identifiers) {
-        if env.store.find_address_owner(*via, value).await?.is_some() {
-            return Ok(Some(value.clone()));
+        if let Some(owner) = env.store.find_address_owner(*via, value).await? {
+            return Ok(Some((value.clone(), owner.identity_id)));
         }
     }
     Ok(None)
+}
+
+/// The takeover message names the address only when the provider vouched for it (anyone can
+/// put any address into an account at some provider), with the ways the existing account
+/// can really sign in; otherwise the generic duplicate message.
+async fn taken_message(
+    env: &FlowEnv,
+    taken: &str,
+    owner: Uuid,
+    verified: &[(Via, String)],
+) -> Result<Text, FormError> {
+    if !verified.iter().any(|(_, v)| v == taken) {
+        return Ok(messages::duplicate_identifier());
+    }
+    let mut message = messages::oidc_identifier_taken(taken);
+    let Some(identity) = env.store.get_identity(owner).await? else {
+        return Ok(messages::duplicate_identifier());
+    };
+    let mut kinds: Vec<&str> = identity
+        .credentials
+        .iter()
+        .map(|c| c.kind.as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let providers: Vec<Value> = identity
+        .credential("oidc")
+        .and_then(|c| c.config["providers"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.get("provider").cloned())
+        .collect();
+    if let Some(Value::Object(context)) = message.context.as_mut() {
+        context.insert("available_credential_types".into(), json!(kinds));
+        context.insert("available_oidc_providers".into(), json!(providers));
+    }
+    Ok(message)
 }

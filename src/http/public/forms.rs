@@ -256,7 +256,7 @@ pub(super) async fn limit_flow_creation(reg: &Registry, req: &HttpRequest) -> Re
 }
 
 /// Flow errors as Kratos's envelopes.
-pub(super) fn form_error(reg: &Registry, e: FormError) -> ApiError {
+pub(super) fn form_error(_reg: &Registry, e: FormError) -> ApiError {
     match e {
         FormError::Disabled(reason) => ApiError::bad_request(reason).id("self_service_flow_disabled"),
         FormError::NotFound => ApiError::not_found(),
@@ -295,7 +295,8 @@ pub(super) fn form_error(reg: &Registry, e: FormError) -> ApiError {
             e.extra.insert("redirect_browser_to".into(), json!(login_url));
             e
         }
-        FormError::VerifiedAddressRequired { .. } => unreachable_verified(),
+        // Answered by `respond_error`, which knows the request.
+        FormError::VerifiedAddressRequired { .. } => ApiError::internal(),
         FormError::NoVerifiableAddress => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR)
             .id("invalid_configuration")
             .message("Invalid configuration")
@@ -316,25 +317,25 @@ pub(super) fn form_error(reg: &Registry, e: FormError) -> ApiError {
             tracing::error!(error = %c, "composing a message failed");
             ApiError::internal()
         }
-        FormError::Store(s) => {
-            let _ = reg;
-            s.into()
-        }
+        FormError::Store(s) => s.into(),
     }
 }
 
-/// `require_verified_address` is answered by `respond_error`, which knows the request.
-fn unreachable_verified() -> ApiError {
-    ApiError::internal()
-}
-
 /// An error for this request: `require_verified_address` becomes 403 JSON (body code 400,
-/// as Kratos sends it) or a 303 to the verification UI; everything else its envelope.
-pub(super) fn respond_error(reg: &Registry, req: &HttpRequest, e: FormError) -> HttpResponse {
+/// as Kratos sends it) or a 303 to the verification UI; a browser that must sign in again
+/// goes to the login; CSRF, rate-limit and unavailability errors of plain browser requests go
+/// to the error UI; everything else is its envelope.
+pub(super) async fn respond_error(reg: &Registry, req: &HttpRequest, e: FormError) -> HttpResponse {
+    let browser = !is_json_request(req) && !req.path().ends_with("/api");
     if let FormError::BrowserLocationChange(to) = &e
         && !is_json_request(req)
     {
         return see_other(to);
+    }
+    if let FormError::RefreshRequired { login_url } = &e
+        && browser
+    {
+        return see_other(login_url);
     }
     if let FormError::VerifiedAddressRequired {
         continue_with,
@@ -357,7 +358,16 @@ pub(super) fn respond_error(reg: &Registry, req: &HttpRequest, e: FormError) -> 
             .insert_header(("Ory-Error-Id", "session_verified_address_required"))
             .json(body);
     }
-    actix_web::ResponseError::error_response(&form_error(reg, e))
+    let err = form_error(reg, e);
+    let for_error_ui = err.id == Some("security_csrf_violation")
+        || matches!(
+            err.status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+    if browser && for_error_ui {
+        return crate::http::ui::forward_to_error_ui(reg, req, &err).await;
+    }
+    actix_web::ResponseError::error_response(&err)
 }
 
 /// 410 `self_service_flow_expired` pointing at the new flow.

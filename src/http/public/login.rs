@@ -76,7 +76,7 @@ async fn init(
         .await;
     let flow = match created {
         Ok(f) => f,
-        Err(e) => return Ok(respond_error(reg, req, e)),
+        Err(e) => return Ok(respond_error(reg, req, e).await),
     };
     let mut resp = if flow_type == FlowType::Api || is_json_request(req) {
         HttpResponse::Ok().json(flow.to_json())
@@ -177,6 +177,6 @@ async fn submit(
         Ok(o) => Ok(respond(&reg, &req, o, |id| reg.login.ui_location(id))),
         Err(FormError::NotFound) => Err(ApiError::not_found()
             .reason("The login request could not be found. Please restart the flow.")),
-        Err(e) => Ok(respond_error(&reg, &req, e)),
+        Err(e) => Ok(respond_error(&reg, &req, e).await),
     }
 }

@@ -53,7 +53,7 @@ async fn init_browser(
         .await
     {
         Ok(f) => f,
-        Err(e) => return Ok(respond_error(&reg, &req, e)),
+        Err(e) => return Ok(respond_error(&reg, &req, e).await),
     };
     let mut resp = if is_json_request(&req) {
         HttpResponse::Ok().json(flow.to_json())
@@ -107,7 +107,7 @@ async fn init_api(
         .await
     {
         Ok(flow) => Ok(HttpResponse::Ok().json(flow.to_json())),
-        Err(e) => Ok(respond_error(&reg, &req, e)),
+        Err(e) => Ok(respond_error(&reg, &req, e).await),
     }
 }
 
@@ -166,6 +166,6 @@ async fn submit(
         })),
         Err(FormError::NotFound) => Err(ApiError::not_found()
             .reason("The registration request could not be found. Please restart the flow.")),
-        Err(e) => Ok(respond_error(&reg, &req, e)),
+        Err(e) => Ok(respond_error(&reg, &req, e).await),
     }
 }

@@ -10,7 +10,7 @@ use super::forms::{current_session, expired_session_cookie, identity_for_session
 use crate::http::negotiate::is_json_request;
 use crate::http::{ApiError, now};
 use crate::identity::Identity;
-use crate::session::{LOGOUT_TOKEN_PREFIX, Session, Token};
+use crate::session::Session;
 use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -122,8 +122,24 @@ fn allowed_return(reg: &Registry, raw: Option<&str>) -> Result<Option<String>, A
     }
 }
 
-/// `GET /self-service/logout/browser`: the URL (with a logout token) that ends this session.
-/// The token is minted now and stored as the session's new logout token.
+/// The URL that ends `session` (its logout token in the query), with an optional return_to
+/// that the caller has checked.
+pub(crate) fn logout_url(
+    reg: &Registry,
+    session: &Session,
+    return_to: Option<&str>,
+) -> (String, String) {
+    let token = reg.sessions.logout_token(session);
+    let mut url = format!("{}self-service/logout?token={token}", reg.urls.public);
+    if let Some(r) = return_to {
+        url.push_str("&return_to=");
+        url.push_str(&url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
+    }
+    (url, token)
+}
+
+/// `GET /self-service/logout/browser`: the URL (with the session's logout token) that ends
+/// this session. Nothing is written: the token is derived from the session.
 async fn logout_browser(
     reg: web::Data<Registry>,
     req: HttpRequest,
@@ -131,20 +147,8 @@ async fn logout_browser(
 ) -> Result<HttpResponse, ApiError> {
     let (session, _) = require_session(&reg, &req).await?;
     let return_to = allowed_return(&reg, q.return_to.as_deref())?;
-    let token = Token::generate(LOGOUT_TOKEN_PREFIX);
-    reg.store
-        .set_logout_token(session.id, &token.digest())
-        .await?;
-    let mut url = format!(
-        "{}self-service/logout?token={}",
-        reg.urls.public,
-        token.expose()
-    );
-    if let Some(r) = return_to {
-        url.push_str("&return_to=");
-        url.push_str(&url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
-    }
-    Ok(HttpResponse::Ok().json(json!({"logout_url": url, "logout_token": token.expose()})))
+    let (url, token) = logout_url(&reg, &session, return_to.as_deref());
+    Ok(HttpResponse::Ok().json(json!({"logout_url": url, "logout_token": token})))
 }
 
 async fn logout(
@@ -158,12 +162,17 @@ async fn logout(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("Please include a token in the URL query."))?;
     let return_to = allowed_return(&reg, q.return_to.as_deref())?;
-    if reg
-        .sessions
-        .logout_by_logout_token(token, now())
-        .await?
-        .is_none()
-    {
+    // The token must belong to the session this browser presents (Kratos compares it with
+    // the session cookie), so a leaked logout link cannot end anyone else's session.
+    let ended = match current_session(&reg, &req).await? {
+        Some((session, _)) => {
+            reg.sessions
+                .logout_with_token(&session, token, now())
+                .await?
+        }
+        None => false,
+    };
+    if !ended {
         return Err(ApiError::new(StatusCode::FORBIDDEN)
             .reason("Unable to log out because the logout token in the URL query does not match the session cookie."));
     }
@@ -210,7 +219,11 @@ async fn logout_api(
     }
 }
 
-// Used by the UI's home page to show who is signed in.
-pub(crate) async fn session_of(reg: &Registry, req: &HttpRequest) -> Option<(Session, Identity)> {
-    current_session(reg, req).await.ok().flatten()
+/// The request's active session, for the UI's pages; a database failure is an error, not
+/// "signed out".
+pub(crate) async fn session_of(
+    reg: &Registry,
+    req: &HttpRequest,
+) -> Result<Option<(Session, Identity)>, ApiError> {
+    current_session(reg, req).await
 }

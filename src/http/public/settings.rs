@@ -45,13 +45,13 @@ fn flow_json(
     body
 }
 
-/// Without a session: browsers log in first and come back, JSON clients get 401.
-fn login_first(reg: &Registry, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+/// Without a session: browsers log in first and come back to `back` (a page they can GET),
+/// JSON clients get 401.
+fn login_first(reg: &Registry, req: &HttpRequest, back: &str) -> Result<HttpResponse, ApiError> {
     if is_json_request(req) {
         return Err(form_error(reg, FormError::NoSession));
     }
-    let back: String =
-        url::form_urlencoded::byte_serialize(request_url(reg, req).as_bytes()).collect();
+    let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
     Ok(see_other(&format!(
         "{}self-service/login/browser?return_to={back}",
         reg.urls.public
@@ -64,7 +64,7 @@ async fn init_browser(
     q: web::Query<InitQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(current) = current_session(&reg, &req).await? else {
-        return login_first(&reg, &req);
+        return login_first(&reg, &req, &request_url(&reg, &req));
     };
     limit_flow_creation(&reg, &req).await?;
     let existing = csrf_from_cookie(&reg, &req);
@@ -82,7 +82,7 @@ async fn init_browser(
         .await;
     let flow = match created {
         Ok(f) => f,
-        Err(e) => return Ok(respond_error(&reg, &req, e)),
+        Err(e) => return Ok(respond_error(&reg, &req, e).await),
     };
     let mut resp = if is_json_request(&req) {
         HttpResponse::Ok().json(flow_json(&reg, &flow, &current.1, &[]))
@@ -118,7 +118,7 @@ async fn init_api(
         .await
     {
         Ok(flow) => Ok(HttpResponse::Ok().json(flow_json(&reg, &flow, &current.1, &[]))),
-        Err(e) => Ok(respond_error(&reg, &req, e)),
+        Err(e) => Ok(respond_error(&reg, &req, e).await),
     }
 }
 
@@ -172,7 +172,8 @@ async fn submit(
     let fields = parse_fields(&req, &body, q.fields)?;
     let current = current_session(&reg, &req).await?;
     let Some(identity) = current.as_ref().map(|(_, i)| i.clone()) else {
-        return login_first(&reg, &req);
+        // The form was posted after the session ended: back to the flow's page afterwards.
+        return login_first(&reg, &req, &reg.settings_flow.ui_location(id));
     };
     let outcome = reg
         .settings_flow
@@ -206,6 +207,6 @@ async fn submit(
                 .reason("The settings request could not be found. Please restart the flow."));
         }
         Err(FormError::RefreshRequired { login_url }) if !json => see_other(&login_url),
-        Err(e) => respond_error(&reg, &req, e),
+        Err(e) => respond_error(&reg, &req, e).await,
     })
 }

@@ -37,7 +37,8 @@ pub(super) fn expired_flow_error(reg: &Registry, flow: &VerificationFlow) -> Api
 }
 
 /// Errors outside a flow's form go to the error UI for browser (non-JSON) requests, as
-/// JSON to everyone else.
+/// JSON to everyone else. A malformed request (400 without an error id, such as a missing
+/// `flow` parameter) is shown as the error page at once: nothing is stored for it.
 pub(super) async fn for_browser(
     reg: &Registry,
     req: &HttpRequest,
@@ -45,8 +46,10 @@ pub(super) async fn for_browser(
 ) -> Result<HttpResponse, ApiError> {
     if is_json_request(req) {
         Err(e)
+    } else if e.status == StatusCode::BAD_REQUEST && e.id.is_none() {
+        Ok(crate::http::ui::render_error(reg, req, &e))
     } else {
-        Ok(crate::http::ui::forward_to_error_ui(reg, &e).await)
+        Ok(crate::http::ui::forward_to_error_ui(reg, req, &e).await)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Kratos's error flow: a browser request that fails outside a flow is sent to the error UI
 //! with the id of a stored error, which the UI reads back from `/self-service/errors?id=`.
 
-use actix_web::http::StatusCode;
+use std::sync::atomic::Ordering;
+
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -10,11 +12,43 @@ use uuid::Uuid;
 use super::{Page, see_other};
 use crate::http::{ApiError, now};
 use crate::persistence::errors::StoredError;
+use crate::ratelimit::{Rule, ip_subject};
 use crate::startup::Registry;
 
+/// Stored errors older than this are deleted; the error UI reads them right after the 303.
+const KEEP_ERRORS: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// Every this many stored errors, old ones are purged.
+const PURGE_ERRORS_EVERY: u64 = 50;
+
 /// Stores `err` and answers 303 to `selfservice.flows.error.ui_url` (default `/ui/error`)
-/// with `?id=`. When the error cannot be stored, the JSON error itself is the answer.
-pub async fn forward_to_error_ui(reg: &Registry, err: &ApiError) -> HttpResponse {
+/// with `?id=`, counting one hit of the per-IP flow creation limit first: a limited client
+/// gets the error page rendered directly (429), and nothing is stored.
+pub async fn forward_to_error_ui(
+    reg: &Registry,
+    req: &HttpRequest,
+    err: &ApiError,
+) -> HttpResponse {
+    let ip = crate::http::client_ip::client_ip(req, &reg.trusted_proxies);
+    match reg
+        .limiter
+        .hit(Rule::FlowCreatePerIp, &ip_subject(ip), now())
+        .await
+    {
+        Ok(Ok(())) => store_and_redirect(reg, err).await,
+        Ok(Err(limited)) => {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS)
+                .id("self_service_rate_limited")
+                .reason("Too many requests. Please wait before trying again.");
+            e.retry_after = Some(limited.retry_after.as_secs().max(1));
+            render_error(reg, req, &e)
+        }
+        Err(e) => ApiError::from(e).error_response(),
+    }
+}
+
+/// Stores `err` (purging old errors now and then) and redirects to the error UI. When the
+/// error cannot be stored, the JSON error itself is the answer.
+async fn store_and_redirect(reg: &Registry, err: &ApiError) -> HttpResponse {
     let now = now();
     let stored = StoredError {
         id: Uuid::new_v4(),
@@ -24,6 +58,14 @@ pub async fn forward_to_error_ui(reg: &Registry, err: &ApiError) -> HttpResponse
     };
     if let Err(e) = reg.store.insert_selfservice_error(&stored).await {
         return ApiError::from(e).error_response();
+    }
+    let n = reg.ui.errors_stored.fetch_add(1, Ordering::Relaxed);
+    if n % PURGE_ERRORS_EVERY == PURGE_ERRORS_EVERY - 1 {
+        // Housekeeping must not turn this answer into another error.
+        match reg.store.purge_errors(now - KEEP_ERRORS).await {
+            Ok(deleted) => tracing::debug!(deleted, "purged old self-service errors"),
+            Err(e) => tracing::warn!(error = %e, "purging self-service errors failed"),
+        }
     }
     let ui = reg
         .settings
@@ -35,6 +77,42 @@ pub async fn forward_to_error_ui(reg: &Registry, err: &ApiError) -> HttpResponse
         .unwrap_or_else(|| format!("{}ui/error", reg.urls.public));
     let sep = if ui.contains('?') { '&' } else { '?' };
     see_other(&format!("{ui}{sep}id={}", stored.id))
+}
+
+/// `err` as the error page, with its own status, storing nothing.
+pub fn render_error(reg: &Registry, req: &HttpRequest, err: &ApiError) -> HttpResponse {
+    let page = Page::new(reg, req);
+    let body = err.body();
+    let model = model(&page, &body["error"]);
+    let title = page.text("error_title");
+    match page.render(reg, err.status, "error", &title, model) {
+        Ok(mut resp) => {
+            if let Some(secs) = err.retry_after
+                && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+            {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        Err(_) => err.error_response(),
+    }
+}
+
+/// The page model of an error object: the catalogue's text for its id, else its reason,
+/// else the catalogue's text for its code, else its message.
+fn model(page: &Page<'_>, e: &Value) -> Value {
+    let id = e.get("id").and_then(Value::as_str);
+    let code = e.get("code").and_then(Value::as_u64);
+    let specific = id.map(|i| page.text(&format!("error_{i}")));
+    let reason = e.get("reason").and_then(Value::as_str).map(str::to_owned);
+    let generic = code.map(|c| page.text(&format!("error_{c}")));
+    let message = [specific, reason, generic]
+        .into_iter()
+        .flatten()
+        .find(|m| !m.is_empty())
+        .or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| page.text("error_unknown"));
+    json!({"message": message, "code": code, "error_id": id})
 }
 
 #[derive(Deserialize)]
@@ -71,7 +149,7 @@ pub(super) async fn page(
     req: HttpRequest,
     q: web::Query<IdQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = Page::new(&reg, &req)?;
+    let page = Page::new(&reg, &req);
     let stored = load(&reg, q.id.as_deref()).await?;
     let Some(stored) = stored else {
         let model = json!({"message": page.text("error_unknown"), "code": null, "error_id": null});
@@ -83,19 +161,7 @@ pub(super) async fn page(
             model,
         );
     };
-    let e = &stored.error;
-    let id = e.get("id").and_then(Value::as_str);
-    let code = e.get("code").and_then(Value::as_u64);
-    let specific = id.map(|i| page.text(&format!("error_{i}")));
-    let reason = e.get("reason").and_then(Value::as_str).map(str::to_owned);
-    let generic = code.map(|c| page.text(&format!("error_{c}")));
-    let message = [specific, reason, generic]
-        .into_iter()
-        .flatten()
-        .find(|m| !m.is_empty())
-        .or_else(|| e.get("message").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_else(|| page.text("error_unknown"));
-    let model = json!({"message": message, "code": code, "error_id": id});
+    let model = model(&page, &stored.error);
     page.render(
         &reg,
         StatusCode::OK,

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::ApiError;
 use crate::identity::Identity;
-use crate::session::{LOGOUT_TOKEN_PREFIX, Session, Token};
+use crate::session::Session;
 use crate::startup::Registry;
 
 /// Links to every browser flow and, with a session, the identity and a sign-out link.
@@ -23,7 +23,7 @@ pub async fn home_context(reg: &Registry, req: &HttpRequest) -> Result<Value, Ap
         "identity": null,
         "logout_href": null,
     });
-    if let Some((session, identity)) = crate::http::public::sessions::session_of(reg, req).await {
+    if let Some((session, identity)) = crate::http::public::sessions::session_of(reg, req).await? {
         model["signed_in"] = json!(true);
         model["identity"] = identity_view(reg, &identity);
         model["logout_href"] = json!(logout_url(reg, &session).await?);
@@ -31,22 +31,10 @@ pub async fn home_context(reg: &Registry, req: &HttpRequest) -> Result<Value, Ap
     Ok(model)
 }
 
-/// What `GET /self-service/logout/browser` answers: a fresh logout token, stored as the
-/// session's, in a `GET /self-service/logout` link (the page has no scripts to fetch it).
+/// The sign-out link, as `GET /self-service/logout/browser` gives it, coming back here.
 async fn logout_url(reg: &Registry, session: &Session) -> Result<String, ApiError> {
-    let token = Token::generate(LOGOUT_TOKEN_PREFIX);
-    reg.store
-        .set_logout_token(session.id, &token.digest())
-        .await?;
-    // Back to this page, signed out (`return_to` on the own origin is always allowed).
-    let home: String =
-        url::form_urlencoded::byte_serialize(format!("{}ui/", reg.urls.public).as_bytes())
-            .collect();
-    Ok(format!(
-        "{}self-service/logout?token={}&return_to={home}",
-        reg.urls.public,
-        token.expose()
-    ))
+    let home = format!("{}ui/", reg.urls.public);
+    Ok(crate::http::public::sessions::logout_url(reg, session, Some(&home)).0)
 }
 
 fn identity_view(reg: &Registry, identity: &Identity) -> Value {

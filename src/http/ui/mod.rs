@@ -6,17 +6,20 @@ mod flows;
 pub mod home;
 mod verification;
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::config::UiConfig;
 use crate::http::ApiError;
 use crate::startup::Registry;
-use crate::ui::Renderer;
+use crate::ui::{Renderer, UiError};
 
-pub use errors::forward_to_error_ui;
+pub use errors::{forward_to_error_ui, render_error};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/ui", web::get().to(home_page))
@@ -39,20 +42,83 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     .route("/self-service/errors", web::get().to(errors::get_error));
 }
 
+/// The pages' state, built once at start: the compiled templates and text catalogues, and
+/// the count of stored errors that paces their purge.
+pub struct Ui {
+    pub renderer: Renderer,
+    errors_stored: AtomicU64,
+}
+
+impl std::fmt::Debug for Ui {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ui({:?})", self.renderer)
+    }
+}
+
+impl Ui {
+    /// Loads `ui.templates_dir` over the built-in templates; fails when a template does not
+    /// compile or `ui.locale` has no catalogue.
+    pub fn load(cfg: &UiConfig) -> Result<Self, UiError> {
+        Ok(Self {
+            renderer: Renderer::load(cfg.templates_dir.as_deref().map(Path::new), &cfg.locale)?,
+            errors_stored: AtomicU64::new(0),
+        })
+    }
+}
+
+/// `?flow=&return_to=` of every flow page.
+#[derive(Deserialize)]
+pub(super) struct PageQuery {
+    flow: Option<String>,
+    return_to: Option<String>,
+}
+
+impl PageQuery {
+    fn flow_id(&self) -> Option<uuid::Uuid> {
+        self.flow
+            .as_deref()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    }
+}
+
+/// `/self-service/<kind>/browser`, keeping where the user wanted to go afterwards.
+pub(super) fn browser_url(reg: &Registry, kind: &str, return_to: Option<&str>) -> String {
+    let mut url = format!("{}self-service/{kind}/browser", reg.urls.public);
+    if let Some(r) = return_to.filter(|r| !r.is_empty()) {
+        url.push_str("?return_to=");
+        url.extend(url::form_urlencoded::byte_serialize(r.as_bytes()));
+    }
+    url
+}
+
+/// A new browser flow of `kind`.
+fn restart(reg: &Registry, kind: &str, return_to: Option<&str>) -> HttpResponse {
+    see_other(&browser_url(reg, kind, return_to))
+}
+
+/// The same check as the flows' JSON endpoints: a browser flow is shown only to the browser
+/// holding its CSRF cookie.
+fn belongs_to_browser(reg: &Registry, req: &HttpRequest, is_browser: bool, csrf: &str) -> bool {
+    if !is_browser {
+        return true;
+    }
+    let name = crate::csrf::cookie_name(reg.urls.public.as_str());
+    req.cookie(&name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| crate::csrf::is_valid_token(v))
+        .is_some_and(|c| crate::csrf::verify(csrf, &c))
+}
+
 /// A renderer and the language of this request.
-pub(crate) struct Page {
-    pub renderer: Arc<Renderer>,
+pub(crate) struct Page<'a> {
+    pub renderer: &'a Renderer,
     pub lang: String,
 }
 
-impl Page {
+impl<'a> Page<'a> {
     /// `Accept-Language` picks among the available catalogues; `ui.locale` is the default.
-    pub fn new(reg: &Registry, req: &HttpRequest) -> Result<Self, ApiError> {
-        let renderer =
-            crate::ui::renderer(reg.settings.ui.templates_dir.as_deref()).map_err(|e| {
-                tracing::error!(error = %e, "loading the UI templates failed");
-                ApiError::internal()
-            })?;
+    pub fn new(reg: &'a Registry, req: &HttpRequest) -> Self {
+        let renderer = &reg.ui.renderer;
         let accept = req
             .headers()
             .get(header::ACCEPT_LANGUAGE)
@@ -60,7 +126,7 @@ impl Page {
         let lang = renderer
             .catalogue
             .negotiate(accept, &reg.settings.ui.locale);
-        Ok(Self { renderer, lang })
+        Self { renderer, lang }
     }
 
     /// A page string of this language (empty when the key is unknown).
@@ -147,7 +213,7 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
 }
 
 async fn home_page(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let page = Page::new(&reg, &req)?;
+    let page = Page::new(&reg, &req);
     let model = home::home_context(&reg, &req).await?;
     page.render(
         &reg,
@@ -159,7 +225,7 @@ async fn home_page(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpRes
 }
 
 async fn stylesheet(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let page = Page::new(&reg, &req)?;
+    let page = Page::new(&reg, &req);
     let (css, etag) = page.renderer.css();
     let fresh = req
         .headers()

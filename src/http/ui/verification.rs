@@ -2,48 +2,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use super::{Page, see_other};
+use super::{Page, PageQuery, belongs_to_browser, browser_url, restart, see_other};
 use crate::flow::FlowType;
 use crate::flow::verification::{Method, State, VerificationError, VerificationFlow};
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
-#[derive(Deserialize)]
-pub(super) struct PageQuery {
-    flow: Option<String>,
-    return_to: Option<String>,
-}
-
-/// A new browser flow, keeping where the user wanted to go afterwards.
-fn restart_url(reg: &Registry, return_to: Option<&str>) -> String {
-    let mut url = format!("{}self-service/verification/browser", reg.urls.public);
-    if let Some(r) = return_to.filter(|r| !r.is_empty()) {
-        url.push_str("?return_to=");
-        url.extend(url::form_urlencoded::byte_serialize(r.as_bytes()));
-    }
-    url
-}
-
-fn restart(reg: &Registry, return_to: Option<&str>) -> HttpResponse {
-    see_other(&restart_url(reg, return_to))
-}
-
-/// The same check as `GET /self-service/verification/flows`: a browser flow is shown only
-/// to the browser holding its CSRF cookie.
-fn belongs_to_browser(reg: &Registry, req: &HttpRequest, flow: &VerificationFlow) -> bool {
-    if flow.kind != FlowType::Browser {
-        return true;
-    }
-    let name = crate::csrf::cookie_name(reg.urls.public.as_str());
-    req.cookie(&name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| crate::csrf::is_valid_token(v))
-        .is_some_and(|c| crate::csrf::verify(&flow.csrf_token, &c))
-}
+const KIND: &str = "verification";
 
 /// The address a code or link went to: the resend button's value (code) or the filled
 /// address field (link).
@@ -62,26 +29,33 @@ pub(super) async fn page(
     req: HttpRequest,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(id) = q.flow.as_deref().and_then(|s| Uuid::parse_str(s).ok()) else {
-        return Ok(restart(&reg, q.return_to.as_deref()));
+    let Some(id) = q.flow_id() else {
+        return Ok(restart(&reg, KIND, q.return_to.as_deref()));
     };
     let flow = match reg.verification.get(id).await {
         Ok(f) => f,
-        Err(VerificationError::NotFound) => return Ok(restart(&reg, q.return_to.as_deref())),
+        Err(VerificationError::NotFound) => {
+            return Ok(restart(&reg, KIND, q.return_to.as_deref()));
+        }
         Err(VerificationError::Store(e)) => return Err(e.into()),
         Err(e) => {
             tracing::error!(error = %e, "loading a verification flow for the UI failed");
             return Err(ApiError::internal());
         }
     };
-    if !belongs_to_browser(&reg, &req, &flow) || flow.is_expired(now()) {
-        return Ok(restart(&reg, flow.return_to.as_deref()));
+    let browser = flow.kind == FlowType::Browser;
+    if !belongs_to_browser(&reg, &req, browser, &flow.csrf_token) || flow.is_expired(now()) {
+        return Ok(restart(&reg, KIND, flow.return_to.as_deref()));
     }
     let passed = flow.state == State::PassedChallenge;
-    if passed && let Some(to) = &reg.settings.ui.success_redirects.verification {
+    // The flow's own `return_to` wins: the success page's continue link leads there.
+    if passed
+        && flow.return_to.is_none()
+        && let Some(to) = &reg.settings.ui.success_redirects.verification
+    {
         return Ok(see_other(to));
     }
-    let page = Page::new(&reg, &req)?;
+    let page = Page::new(&reg, &req);
     let ui = serde_json::to_value(&flow.ui).map_err(|_| ApiError::internal())?;
     let sent_to = (flow.state == State::SentEmail)
         .then(|| sent_to(&flow))
@@ -110,8 +84,8 @@ pub(super) async fn page(
         "sent_to": sent_to,
         "passed": passed,
         "state": flow.state.as_str(),
-        "restart": restart_url(&reg, flow.return_to.as_deref()),
-        "login_href": super::flows::browser_url(&reg, "login", flow.return_to.as_deref()),
+        "restart": browser_url(&reg, KIND, flow.return_to.as_deref()),
+        "login_href": browser_url(&reg, "login", flow.return_to.as_deref()),
     });
     page.render(&reg, StatusCode::OK, "verification", &title, model)
 }
