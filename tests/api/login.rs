@@ -357,3 +357,26 @@ async fn every_login_makes_a_new_session_and_ends_the_old_one() {
     assert_eq!(r.body["ui"]["messages"][0]["id"], 4000006);
     let _ = login_token(&app, "other@example.com").await;
 }
+
+#[tokio::test]
+async fn one_login_flow_submitted_twice_at_once_makes_one_session() {
+    let app = spawn_with(|s| s.selfservice.rate_limits.enabled = false).await;
+    let id = register_verified(&app, "twice@example.com").await;
+    let c = FlowClient::new(Kind::Api);
+    let flow = c.init(&app, "login").await;
+    let (a, b) = tokio::join!(
+        c.submit(&app, "login", &flow, sign_in("twice@example.com", PASSWORD)),
+        c.submit(&app, "login", &flow, sign_in("twice@example.com", PASSWORD)),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 400], "{a:?} {b:?}");
+    let loser = if a.status == 400 { &a } else { &b };
+    assert_eq!(loser.body["ui"]["messages"][0]["id"], 4010007);
+    let sessions = app
+        .store()
+        .list_sessions(id.parse().unwrap(), true)
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+}

@@ -256,12 +256,27 @@ impl LoginService {
         {
             return Ok(outcome);
         }
+        // The flow is claimed before a session exists: of two concurrent submissions of one
+        // flow only the first gets a session (the update refuses a finished flow).
+        flow.state = "passed_challenge".into();
+        if !self.env.store.update_form_flow(&flow, now).await? {
+            flow.state = "choose_method".into();
+            clear_messages(&mut flow.ui);
+            flow.ui
+                .messages
+                .push(crate::text::verification_already_done_as(4010007));
+            return Ok(FormOutcome::Show { flow, status: 400 });
+        }
         let issued = self
             .sessions
             .issue(identity.id, method, provider, device, now);
         self.sessions.persist(&issued, current).await?;
         let mut continue_with = Vec::new();
-        let hook_ctx = json!({"flow": flow.to_json(), "identity": serde_json::to_value(&identity).unwrap_or(Value::Null), "request_url": flow.request_url});
+        let hook_ctx = if hooks.iter().any(|h| matches!(h, AfterHook::WebHook(_))) {
+            json!({"flow": flow.to_json(), "identity": serde_json::to_value(&identity).unwrap_or(Value::Null), "request_url": flow.request_url})
+        } else {
+            Value::Null
+        };
         for hook in hooks {
             match hook {
                 AfterHook::RevokeActiveSessions => {
@@ -282,8 +297,6 @@ impl LoginService {
             continue_with.push(after::set_session_token(issued.token.expose()));
         }
         let redirect = self.env.return_url(FlowKind::Login, &flow, method);
-        flow.state = "passed_challenge".into();
-        self.env.store.update_form_flow(&flow, now).await?;
         Ok(FormOutcome::Done(Box::new(Done {
             flow,
             identity,
