@@ -35,12 +35,6 @@ pub fn settings_saved() -> Text {
         ..info(1050001, "Your changes have been saved!")
     }
 }
-pub fn registration_code_sent() -> Text {
-    info(
-        1040005,
-        "A code has been sent to the address(es) you provided. If you have not received a message, check the spelling of the address and retry the registration.",
-    )
-}
 pub fn invalid_credentials() -> Text {
     error(
         4000006,
@@ -66,13 +60,6 @@ pub fn address_not_verified() -> Text {
     error(
         4000010,
         "Account not active yet. Did you forget to verify your email address?",
-        None,
-    )
-}
-pub fn same_password() -> Text {
-    error(
-        4000039,
-        "The new password must be different from the old password.",
         None,
     )
 }

@@ -229,3 +229,81 @@ async fn a_logout_link_is_stable_and_only_works_for_its_session() {
     assert_eq!(done.status, 204);
     assert_eq!(b.whoami(&app, None).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_user_ends_one_or_all_of_their_other_sessions() {
+    let app = spawn_app().await;
+    register_verified(&app, "many@example.com").await;
+    register_verified(&app, "someone@example.com").await;
+    let me = login_token(&app, "many@example.com").await;
+    let (second, third) = (
+        login_token(&app, "many@example.com").await,
+        login_token(&app, "many@example.com").await,
+    );
+    let foreign = login_token(&app, "someone@example.com").await;
+    let c = FlowClient::new(Kind::Api);
+    let session_id = |token: String| {
+        let c = &c;
+        let app = &app;
+        async move {
+            c.whoami(app, Some(&token)).await.body["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (second_id, foreign_id, my_id) = (
+        session_id(second.clone()).await,
+        session_id(foreign.clone()).await,
+        session_id(me.clone()).await,
+    );
+    let delete = |path: String| {
+        let app = &app;
+        let me = me.clone();
+        async move {
+            app.http
+                .delete(format!("{}{path}", app.public))
+                .header("X-Session-Token", me)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        delete(format!("/sessions/{foreign_id}")).await,
+        404,
+        "not someone else's"
+    );
+    assert_eq!(
+        delete(format!("/sessions/{my_id}")).await,
+        400,
+        "the current one is ended by logging out"
+    );
+    assert_eq!(delete(format!("/sessions/{second_id}")).await, 204);
+    assert_eq!(c.whoami(&app, Some(&second)).await.status, 401);
+    assert_eq!(c.whoami(&app, Some(&third)).await.status, 200);
+    let all = Reply::read(
+        app.http
+            .delete(format!("{}/sessions", app.public))
+            .header("X-Session-Token", &me)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.body["count"], 1);
+    assert_eq!(c.whoami(&app, Some(&third)).await.status, 401);
+    assert_eq!(
+        c.whoami(&app, Some(&me)).await.status,
+        200,
+        "the caller's session stays"
+    );
+    assert_eq!(
+        c.whoami(&app, Some(&foreign)).await.status,
+        200,
+        "other identities are untouched"
+    );
+}

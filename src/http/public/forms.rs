@@ -398,8 +398,8 @@ pub(super) fn done_json(reg: &Registry, done: &Done) -> Value {
     );
     let mut body = json!({"identity": identity});
     if let Some(s) = &done.session {
-        body["session"] = s.session.to_json(Some(&done.identity));
-        body["session"]["identity"] = identity_for_session(reg, &done.identity);
+        body["session"] = s.session.to_json(None);
+        body["session"]["identity"] = body["identity"].clone();
         if done.flow.flow_type == FlowType::Api {
             body["session_token"] = json!(s.token.expose());
         }
