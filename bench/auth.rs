@@ -19,9 +19,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::{Value, json};
-use verity::config::{ConfigSource, Sensitive, Settings};
+use verity::config::ConfigSource;
 use verity::hash::PasswordHasher;
 use verity::startup::Application;
+
+#[path = "support.rs"]
+mod support;
+use support::{cleanup, percentile, settings};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -49,14 +53,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -129,58 +125,6 @@ where
     }
     run.wall = start.elapsed();
     run
-}
-
-/// The settings, plus what to remove afterwards: a temp dir (SQLite) or a schema (Postgres).
-async fn settings(db: &str) -> anyhow::Result<(Settings, Cleanup)> {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let mut s = Settings::from_yaml(&std::fs::read_to_string(format!("{root}/config.yml"))?)?;
-    for schema in &mut s.identity.schemas {
-        if let Some(rel) = schema.url.strip_prefix("file://") {
-            schema.url = format!("file://{root}/{rel}");
-        }
-    }
-    s.serve.public.port = Some(0);
-    s.serve.admin.port = Some(0);
-    s.serve.public.base_url = None;
-    s.serve.admin.base_url = None;
-    s.selfservice.rate_limits.enabled = false;
-    s.log.level = "warn".into();
-    if db == "postgres" {
-        let url =
-            std::env::var("BENCH_DATABASE_URL").or_else(|_| std::env::var("TEST_DATABASE_URL"))?;
-        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&url).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&pool)
-            .await?;
-        let sep = if url.contains('?') { '&' } else { '?' };
-        s.dsn = Sensitive::new(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
-        Ok((s, Cleanup::Schema(url, schema)))
-    } else {
-        let dir = std::env::temp_dir().join(format!("verity-bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir)?;
-        s.dsn = Sensitive::new(format!("sqlite://{}/bench.sqlite?mode=rwc", dir.display()));
-        Ok((s, Cleanup::Dir(dir)))
-    }
-}
-
-enum Cleanup {
-    Dir(std::path::PathBuf),
-    Schema(String, String),
-}
-
-async fn cleanup(c: Cleanup) -> anyhow::Result<()> {
-    match c {
-        Cleanup::Dir(d) => std::fs::remove_dir_all(d)?,
-        Cleanup::Schema(url, schema) => {
-            let pool = sqlx::PgPool::connect(&url).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&pool)
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 #[derive(Clone)]
