@@ -70,6 +70,27 @@ pub(super) fn csrf_cookie(reg: &Registry, token: String) -> Cookie<'static> {
     c
 }
 
+/// The answer to a browser flow's init: the flow's JSON for a SPA, else a 303 to its UI; the
+/// CSRF cookie is set when the browser did not have one (`new_token`).
+pub(super) fn browser_init(
+    reg: &Registry,
+    req: &HttpRequest,
+    flow_json: impl FnOnce() -> Value,
+    ui_location: &str,
+    new_token: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut resp = if is_json_request(req) {
+        HttpResponse::Ok().json(flow_json())
+    } else {
+        see_other(ui_location)
+    };
+    if let Some(token) = new_token {
+        resp.add_cookie(&csrf_cookie(reg, token))
+            .map_err(|_| ApiError::internal())?;
+    }
+    Ok(resp)
+}
+
 /// `ory_kratos_session`: HttpOnly, Secure outside `--dev`, SameSite=Lax unless configured.
 pub(super) fn session_cookie(reg: &Registry, token: &str, session: &Session) -> Cookie<'static> {
     let cfg = &reg.settings.session.cookie;

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::forms::{
-    csrf_cookie, csrf_error, csrf_from_cookie, current_session, device, limit_flow_creation,
+    browser_init, csrf_error, csrf_from_cookie, current_session, device, limit_flow_creation,
     parse_fields, parse_flow_id, request_url, respond, respond_error, see_other, submit_context,
 };
 use super::registration::{FlowQuery, SubmitQuery};
@@ -78,16 +78,16 @@ async fn init(
         Ok(f) => f,
         Err(e) => return Ok(respond_error(reg, req, e).await),
     };
-    let mut resp = if flow_type == FlowType::Api || is_json_request(req) {
-        HttpResponse::Ok().json(flow.to_json())
-    } else {
-        see_other(&reg.login.ui_location(flow.id))
-    };
-    if flow_type == FlowType::Browser && existing.is_none() {
-        resp.add_cookie(&csrf_cookie(reg, token))
-            .map_err(|_| ApiError::internal())?;
+    if flow_type == FlowType::Api {
+        return Ok(HttpResponse::Ok().json(flow.to_json()));
     }
-    Ok(resp)
+    browser_init(
+        reg,
+        req,
+        || flow.to_json(),
+        &reg.login.ui_location(flow.id),
+        existing.is_none().then_some(token),
+    )
 }
 
 async fn init_browser(

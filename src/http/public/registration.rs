@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::forms::{
-    csrf_cookie, csrf_from_cookie, current_session, device, limit_flow_creation, parse_fields,
+    browser_init, csrf_from_cookie, current_session, device, limit_flow_creation, parse_fields,
     parse_flow_id, request_url, respond, respond_error, see_other, submit_context,
 };
 use crate::flow::FlowType;
@@ -55,16 +55,13 @@ async fn init_browser(
         Ok(f) => f,
         Err(e) => return Ok(respond_error(&reg, &req, e).await),
     };
-    let mut resp = if is_json_request(&req) {
-        HttpResponse::Ok().json(flow.to_json())
-    } else {
-        see_other(&reg.registration.ui_location(flow.id))
-    };
-    if existing.is_none() {
-        resp.add_cookie(&csrf_cookie(&reg, token))
-            .map_err(|_| ApiError::internal())?;
-    }
-    Ok(resp)
+    browser_init(
+        &reg,
+        &req,
+        || flow.to_json(),
+        &reg.registration.ui_location(flow.id),
+        existing.is_none().then_some(token),
+    )
 }
 
 /// Signed in already: browsers go to the default return URL, JSON clients get 400.

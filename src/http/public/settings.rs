@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::forms::{
-    csrf_cookie, csrf_error, csrf_from_cookie, current_session, expired, form_error,
+    browser_init, csrf_error, csrf_from_cookie, current_session, expired, form_error,
     identity_for_session, limit_flow_creation, parse_fields, parse_flow_id, request_url,
     respond_error, see_other, submit_context,
 };
@@ -84,16 +84,13 @@ async fn init_browser(
         Ok(f) => f,
         Err(e) => return Ok(respond_error(&reg, &req, e).await),
     };
-    let mut resp = if is_json_request(&req) {
-        HttpResponse::Ok().json(flow_json(&reg, &flow, &current.1, &[]))
-    } else {
-        see_other(&reg.settings_flow.ui_location(flow.id))
-    };
-    if existing.is_none() {
-        resp.add_cookie(&csrf_cookie(&reg, token))
-            .map_err(|_| ApiError::internal())?;
-    }
-    Ok(resp)
+    browser_init(
+        &reg,
+        &req,
+        || flow_json(&reg, &flow, &current.1, &[]),
+        &reg.settings_flow.ui_location(flow.id),
+        existing.is_none().then_some(token),
+    )
 }
 
 async fn init_api(

@@ -14,7 +14,8 @@ use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
 use super::forms::{
-    browser_signal, csrf_cookie, csrf_from_cookie, limit_flow_creation, request_url, see_other,
+    browser_init, browser_signal, csrf_cookie, csrf_from_cookie, limit_flow_creation, request_url,
+    see_other,
 };
 use super::verification_errors::{csrf_error, error, expired_flow_error, for_browser};
 
@@ -57,16 +58,13 @@ async fn init_browser(
         Err(e @ VerificationError::Disabled) => return for_browser(&reg, &req, error(e)).await,
         Err(e) => return Err(error(e)),
     };
-    let mut resp = if is_json_request(&req) {
-        HttpResponse::Ok().json(flow.to_json())
-    } else {
-        see_other(&reg.verification.ui_location(flow.id))
-    };
-    if existing.is_none() {
-        resp.add_cookie(&csrf_cookie(&reg, token))
-            .map_err(|_| ApiError::internal())?;
-    }
-    Ok(resp)
+    browser_init(
+        &reg,
+        &req,
+        || flow.to_json(),
+        &reg.verification.ui_location(flow.id),
+        existing.is_none().then_some(token),
+    )
 }
 
 async fn init_api(
