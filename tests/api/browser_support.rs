@@ -55,34 +55,42 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A port picked free can be taken by a parallel test before chromedriver binds it; then
+/// chromedriver exits and another port is tried.
 async fn start_driver() -> Driver {
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let driver = Driver {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let status = format!("{}/status", driver.url);
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = http.get(&status).send().await
-            && r.status().is_success()
-        {
-            return driver;
+    for _ in 0..3 {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let mut driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let status = format!("{}/status", driver.url);
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(r) = http.get(&status).send().await
+                && r.status().is_success()
+            {
+                return driver;
+            }
+            if matches!(driver.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "chromedriver did not come up on {}",
+                driver.url
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver did not come up on {}",
-            driver.url
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    panic!("chromedriver exited three times at start (ports taken?)");
 }
 
 async fn connect(driver: &Driver) -> Client {

@@ -71,31 +71,42 @@ async fn setup(mapper: &str) -> Option<Env> {
         return None;
     }
     use base64::Engine as _;
-    let port = free_port();
     let mapper_url = format!(
         "base64://{}",
         base64::engine::general_purpose::STANDARD.encode(mapper)
     );
-    let app = spawn_with(|s| {
-        s.selfservice.methods.oidc.enabled = true;
-        s.selfservice.methods.oidc.config.providers = vec![
-            serde_json::from_value(json!({
-                "id": "acme", "provider": "generic", "label": "Acme", "client_id": "verity",
-                "client_secret": SECRET, "issuer_url": format!("http://127.0.0.1:{port}"),
-                "scope": ["openid", "email", "profile"], "mapper_url": mapper_url,
-            }))
-            .unwrap(),
-        ];
-    })
-    .await;
-    let mut env = Env {
-        app,
-        op: None,
-        port,
-    };
-    env.op = OidcProvider::start_on(port, accounts(false), env.client()).await;
-    assert_eq!(env.op.as_ref().unwrap().issuer, env.issuer());
-    Some(env)
+    // The app must know the provider's port before the provider knows the app's; a port
+    // picked free can be taken by a parallel test before node binds it, so try again.
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let app = spawn_with(|s| {
+            s.selfservice.methods.oidc.enabled = true;
+            s.selfservice.methods.oidc.config.providers = vec![
+                serde_json::from_value(json!({
+                    "id": "acme", "provider": "generic", "label": "Acme", "client_id": "verity",
+                    "client_secret": SECRET, "issuer_url": format!("http://127.0.0.1:{port}"),
+                    "scope": ["openid", "email", "profile"], "mapper_url": mapper_url,
+                }))
+                .unwrap(),
+            ];
+        })
+        .await;
+        let mut env = Env {
+            app,
+            op: None,
+            port,
+        };
+        match OidcProvider::try_start_on(port, accounts(false), env.client()).await {
+            Ok(op) => {
+                assert_eq!(op.issuer, env.issuer());
+                env.op = Some(op);
+                return Some(env);
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    panic!("{last_error}");
 }
 
 /// Starts a browser `flow` with the `acme` button; returns the flow and the provider URL.

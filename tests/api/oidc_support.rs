@@ -47,6 +47,16 @@ impl OidcProvider {
         if !provider_available() {
             return None;
         }
+        Some(
+            Self::try_start_on(port, accounts, client)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    /// Like `start_on`, but a provider that cannot start (its port was taken meanwhile) is an
+    /// `Err` the caller may retry with another port.
+    pub async fn try_start_on(port: u16, accounts: Value, client: Value) -> Result<Self, String> {
         let mut child = Command::new("node")
             .arg("provider.mjs")
             .arg("--port")
@@ -92,13 +102,13 @@ impl OidcProvider {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
+                return Err(format!(
                     "the OIDC provider did not start: {first:?}\n{}",
                     stderr.lock().unwrap()
-                );
+                ));
             }
         };
-        Some(Self {
+        Ok(Self {
             issuer: info["issuer"].as_str().expect("issuer").to_owned(),
             port: info["port"].as_u64().expect("port") as u16,
             child,
