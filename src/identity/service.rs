@@ -10,7 +10,7 @@ use super::assemble::{merge_addresses, merge_credentials, merge_recovery};
 use super::{AddressInput, Identity, IdentityInput, IdentityState};
 use crate::hash::{HashError, PasswordHasher, is_supported_phc};
 use crate::persistence::{IdentityPage, Store, StoreError};
-use crate::schema::{SchemaRegistry, TraitError};
+use crate::schema::{Derived, SchemaRegistry, TraitError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -95,19 +95,21 @@ impl IdentityService {
         input: IdentityInput,
         now: DateTime<Utc>,
     ) -> Result<Identity, IdentityError> {
-        let identity = self.build(None, input, now).await?;
+        let identity = self.build(None, input, None, now).await?;
         self.store.insert_identity(&identity).await?;
         Ok(identity)
     }
 
-    /// A new identity built and validated (password hashed) but not stored, for flows that
-    /// store it together with other rows.
+    /// A new identity built (password hashed) but not stored, for flows that store it
+    /// together with other rows. `derived` is what the flow already got from evaluating the
+    /// same traits against the same schema, so they are not evaluated twice.
     pub async fn prepare(
         &self,
         input: IdentityInput,
+        derived: Derived,
         now: DateTime<Utc>,
     ) -> Result<Identity, IdentityError> {
-        self.build(None, input, now).await
+        self.build(None, input, Some(derived), now).await
     }
 
     /// An identity changed by a flow, validated (password hashed) but not yet stored, for
@@ -116,9 +118,10 @@ impl IdentityService {
         &self,
         existing: &Identity,
         input: IdentityInput,
+        derived: Option<Derived>,
         now: DateTime<Utc>,
     ) -> Result<Identity, IdentityError> {
-        self.build(Some(existing), input, now).await
+        self.build(Some(existing), input, derived, now).await
     }
 
     /// PUT: the body replaces schema, traits, state and metadata.
@@ -129,7 +132,7 @@ impl IdentityService {
         now: DateTime<Utc>,
     ) -> Result<Identity, IdentityError> {
         let existing = self.get(id).await?;
-        let identity = self.build(Some(&existing), input, now).await?;
+        let identity = self.build(Some(&existing), input, None, now).await?;
         self.save(identity).await
     }
 
@@ -159,7 +162,7 @@ impl IdentityService {
         let mut input: IdentityInput = serde_json::from_value(doc)
             .map_err(|e| IdentityError::Invalid(format!("the patched identity is invalid: {e}")))?;
         input.credentials = None;
-        let identity = self.build(Some(&existing), input, now).await?;
+        let identity = self.build(Some(&existing), input, None, now).await?;
         self.save(identity).await
     }
 
@@ -175,6 +178,7 @@ impl IdentityService {
         &self,
         existing: Option<&Identity>,
         input: IdentityInput,
+        evaluated: Option<Derived>,
         now: DateTime<Utc>,
     ) -> Result<Identity, IdentityError> {
         let schema_id = input
@@ -191,9 +195,12 @@ impl IdentityService {
                 "traits must be a JSON object".into(),
             ));
         }
-        let derived = schema
-            .evaluate(&input.traits)
-            .map_err(IdentityError::Validation)?;
+        let derived = match evaluated {
+            Some(d) => d,
+            None => schema
+                .evaluate(&input.traits)
+                .map_err(IdentityError::Validation)?,
+        };
         let credentials = input.credentials.clone().unwrap_or_default();
         let password_config = match credentials.password {
             None => None,

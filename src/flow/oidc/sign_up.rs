@@ -79,7 +79,11 @@ pub(super) async fn sign_up(
         ]}}},
     }))
     .map_err(|e| FormError::Store(StoreError::Corrupt(e.to_string())))?;
-    let mut identity = match registration.identities.prepare(input, now).await {
+    let mut identity = match registration
+        .identities
+        .prepare(input, derived.clone(), now)
+        .await
+    {
         Ok(i) => i,
         Err(IdentityError::Hash(h)) => return Err(FormError::from(h).into()),
         Err(IdentityError::Store(s)) => return Err(FormError::from(s).into()),

@@ -191,7 +191,7 @@ impl RegistrationService {
             "credentials": {"password": {"config": {"password": password}}},
         }))
         .map_err(|e| FormError::Store(StoreError::Corrupt(e.to_string())))?;
-        let identity = match self.identities.prepare(input, now).await {
+        let identity = match self.identities.prepare(input, derived, now).await {
             Ok(i) => i,
             Err(IdentityError::Hash(h)) => return Err(h.into()),
             Err(IdentityError::Store(s)) => return Err(s.into()),

@@ -125,7 +125,10 @@ impl SettingsService {
             return Err(self.refresh_required(&flow));
         }
         let input = self.input_for(&identity, traits, None)?;
-        let updated = match self.save(&mut flow, &identity, input, None, now).await? {
+        let updated = match self
+            .save(&mut flow, &identity, input, Some(derived), None, now)
+            .await?
+        {
             Ok(i) => i,
             Err(outcome) => return Ok(outcome),
         };
@@ -169,7 +172,7 @@ impl SettingsService {
         // A new password ends every other session, in the same transaction: whoever knew the
         // old one is signed out.
         let updated = match self
-            .save(&mut flow, &identity, input, Some(session.id), now)
+            .save(&mut flow, &identity, input, None, Some(session.id), now)
             .await?
         {
             Ok(i) => i,
@@ -208,10 +211,15 @@ impl SettingsService {
         flow: &mut FormFlow,
         identity: &Identity,
         input: IdentityInput,
+        derived: Option<crate::schema::Derived>,
         end_sessions_except: Option<uuid::Uuid>,
         now: DateTime<Utc>,
     ) -> Result<Result<Identity, FormOutcome>, FormError> {
-        let stored = match self.identities.prepare_update(identity, input, now).await {
+        let stored = match self
+            .identities
+            .prepare_update(identity, input, derived, now)
+            .await
+        {
             Ok(updated) => {
                 let notices = self.replaced_notices(identity, &updated, now)?;
                 self.env
