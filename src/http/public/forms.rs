@@ -393,18 +393,35 @@ pub(super) async fn respond_error(reg: &Registry, req: &HttpRequest, e: FormErro
 
 /// 410 `self_service_flow_expired` pointing at the new flow.
 pub(super) fn expired(new: &FormFlow, expired_at: chrono::DateTime<chrono::Utc>) -> HttpResponse {
+    let e = expired_error("self-service", true, expired_at, Some(new.id));
+    actix_web::ResponseError::error_response(&e)
+}
+
+/// 410 "The <subject> flow expired N minutes ago": with `id` `self_service_flow_expired`
+/// when `with_id` (Kratos leaves it out for verification and settings reads), and, when a
+/// new flow replaces the expired one, its `use_flow_id` and the `since` nanoseconds.
+pub(super) fn expired_error(
+    subject: &str,
+    with_id: bool,
+    expired_at: chrono::DateTime<chrono::Utc>,
+    replacement: Option<uuid::Uuid>,
+) -> ApiError {
     let since = (now() - expired_at).num_nanoseconds().unwrap_or(i64::MAX);
     let minutes = since as f64 / 60e9;
     let mut e = ApiError::new(StatusCode::GONE)
-        .id("self_service_flow_expired")
         .message("self-service flow expired")
         .reason(format!(
-            "The self-service flow expired {minutes:.2} minutes ago, initialize a new one."
+            "The {subject} flow expired {minutes:.2} minutes ago, initialize a new one."
         ));
-    e.extra.insert("use_flow_id".into(), json!(new.id));
+    if with_id {
+        e = e.id("self_service_flow_expired");
+    }
     e.extra.insert("expired_at".into(), json!(expired_at));
-    e.extra.insert("since".into(), json!(since));
-    actix_web::ResponseError::error_response(&e)
+    if let Some(id) = replacement {
+        e.extra.insert("use_flow_id".into(), json!(id));
+        e.extra.insert("since".into(), json!(since));
+    }
+    e
 }
 
 /// The JSON of a finished login or registration (Kratos's `successfulNative*`), with the

@@ -1,9 +1,7 @@
 //! `/self-service/login*`: thin adapters over `flow::login`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::forms::{
     browser_init, csrf_error, csrf_from_cookie, current_session, device, limit_flow_creation,
@@ -122,17 +120,13 @@ pub(super) fn check_flow_readable(
             ));
         }
     }
-    let now = now();
-    if flow.is_expired(now) {
-        let minutes = (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0;
-        let mut e = ApiError::new(StatusCode::GONE)
-            .id("self_service_flow_expired")
-            .message("self-service flow expired")
-            .reason(format!(
-                "The {kind} flow expired {minutes:.2} minutes ago, initialize a new one."
-            ));
-        e.extra.insert("expired_at".into(), json!(flow.expires_at));
-        return Err(e);
+    if flow.is_expired(now()) {
+        return Err(super::forms::expired_error(
+            kind,
+            true,
+            flow.expires_at,
+            None,
+        ));
     }
     Ok(())
 }

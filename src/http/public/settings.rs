@@ -144,16 +144,13 @@ async fn get_flow(
             ));
         }
     }
-    let now = now();
-    if flow.is_expired(now) {
-        let minutes = (now - flow.expires_at).num_milliseconds() as f64 / 60_000.0;
-        let mut e = ApiError::new(StatusCode::GONE)
-            .message("self-service flow expired")
-            .reason(format!(
-                "The settings flow expired {minutes:.2} minutes ago, initialize a new one."
-            ));
-        e.extra.insert("expired_at".into(), json!(flow.expires_at));
-        return Err(e);
+    if flow.is_expired(now()) {
+        return Err(super::forms::expired_error(
+            "settings",
+            false,
+            flow.expires_at,
+            None,
+        ));
     }
     Ok(HttpResponse::Ok().json(flow_json(&reg, &flow, &identity, &[])))
 }

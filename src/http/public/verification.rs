@@ -209,17 +209,7 @@ fn respond(reg: &Registry, req: &HttpRequest, outcome: Outcome) -> HttpResponse 
             reg.urls.public, new.id
         )),
         Outcome::CodeExpired { new, expired_at } if json => {
-            let since = (now() - expired_at).num_nanoseconds().unwrap_or(i64::MAX);
-            let minutes = since as f64 / 60e9;
-            let mut e = ApiError::new(StatusCode::GONE)
-                .id("self_service_flow_expired")
-                .message("self-service flow expired")
-                .reason(format!(
-                    "The self-service flow expired {minutes:.2} minutes ago, initialize a new one."
-                ));
-            e.extra.insert("use_flow_id".into(), json!(new.id));
-            e.extra.insert("expired_at".into(), json!(expired_at));
-            e.extra.insert("since".into(), json!(since));
+            let e = super::forms::expired_error("self-service", true, expired_at, Some(new.id));
             actix_web::ResponseError::error_response(&e)
         }
         Outcome::FlowExpired { new } if json || new.kind == FlowType::Api => see_other(&format!(
