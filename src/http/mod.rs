@@ -1,9 +1,10 @@
 //! The HTTP adapters: the public router (port 4433) and the admin router (port 4434).
 //! Only this layer knows actix, status codes and content negotiation.
 
-mod admin;
+pub mod admin;
 pub mod client_ip;
 pub mod error;
+pub mod flows;
 mod health;
 pub mod negotiate;
 mod request_span;
@@ -11,6 +12,7 @@ pub use request_span::RedactedRootSpan;
 mod pagination;
 mod public;
 mod schemas;
+mod state;
 pub mod ui;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -18,6 +20,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ApiError;
+pub use state::{AppState, Urls};
 
 /// Routes of the public API.
 pub fn public(cfg: &mut web::ServiceConfig) {

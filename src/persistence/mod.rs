@@ -4,6 +4,7 @@
 //! PostgreSQL and for SQLite (`Db` names the backend inside). The placeholders (`$1`) and
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
+pub mod challenges;
 pub(crate) mod courier;
 mod courier_rows;
 pub mod errors;
@@ -13,8 +14,6 @@ pub mod phone;
 mod ratelimit;
 mod rows;
 pub mod sessions;
-pub mod verification;
-mod verification_rows;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -72,6 +71,7 @@ pub(crate) mod dialect {
         pub const BEGIN_WRITE: &str = "BEGIN";
         /// The outbox of the same backend, for units of work that queue a message.
         pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
+        pub(in crate::persistence) use crate::persistence::flows::pg as flows;
         pub(in crate::persistence) use crate::persistence::identities::pg as identities;
     }
     pub mod sqlite {
@@ -79,6 +79,7 @@ pub(crate) mod dialect {
         /// failing with SQLITE_BUSY when a reader tries to upgrade.
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
         pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
+        pub(in crate::persistence) use crate::persistence::flows::lite as flows;
         pub(in crate::persistence) use crate::persistence::identities::lite as identities;
     }
 }

@@ -76,7 +76,14 @@ async fn store_and_redirect(reg: &Registry, err: &ApiError) -> HttpResponse {
         .clone()
         .unwrap_or_else(|| format!("{}ui/error", reg.urls.public));
     let sep = if ui.contains('?') { '&' } else { '?' };
-    see_other(&format!("{ui}{sep}id={}", stored.id))
+    let mut resp = see_other(&format!("{ui}{sep}id={}", stored.id));
+    // A limit's wait stays visible to clients that read headers on the redirect.
+    if let Some(secs) = err.retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// `err` as the error page, with its own status, storing nothing.
