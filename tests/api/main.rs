@@ -11,6 +11,7 @@ mod cli_admin;
 mod config_cli;
 mod courier;
 mod db_outage;
+mod flow_core;
 mod health;
 mod helpers;
 mod login;

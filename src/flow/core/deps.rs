@@ -89,6 +89,15 @@ impl FlowDeps {
         }
     }
 
+    /// The default identity schema (sign-up validates against it).
+    pub fn default_schema(&self) -> Result<Arc<crate::schema::IdentitySchema>, FlowError> {
+        self.identities
+            .schemas()
+            .default_schema()
+            .cloned()
+            .ok_or_else(|| FlowError::unexpected("no identity schema is configured"))
+    }
+
     /// The generic configuration of a form flow kind (verification has its own type).
     pub fn cfg(&self, kind: FlowKind) -> &GenericFlowConfig {
         let flows = &self.settings.selfservice.flows;
@@ -217,6 +226,28 @@ pub struct NewFlow {
 }
 
 impl NewFlow {
+    /// A flow of `kind` as an init endpoint asks for it, bound to the requesting browser.
+    pub fn from_init(
+        deps: &FlowDeps,
+        kind: FlowKind,
+        init: &super::Init,
+        req: &super::Request,
+    ) -> Result<Self, FlowError> {
+        Ok(Self {
+            kind,
+            flow_type: init.flow_type.unwrap_or(FlowType::Browser),
+            request_url: init.request_url.clone(),
+            return_to: deps.check_return_to(init.return_to.as_deref())?,
+            csrf: req.csrf_cookie.clone().unwrap_or_default(),
+        })
+    }
+
+    /// A flow of `kind` that takes over from `old` for the requesting browser (which may not
+    /// be the one `old` was bound to).
+    pub fn renewing(kind: FlowKind, old: &Flow, req: &super::Request) -> Self {
+        Self::after(kind, old, req.csrf_for(old.flow_type, &old.csrf_token))
+    }
+
     /// A flow of `kind` that continues from `old` (same type, request URL and return_to),
     /// bound to `csrf`.
     pub fn after(kind: FlowKind, old: &Flow, csrf: String) -> Self {

@@ -23,5 +23,6 @@ pub use request::{
     BrowserSignal, MethodError, ParseMethod, Request, Secret, Submission, take_string,
 };
 pub use service::{
-    Failure, FlowService, Init, SessionUse, check_csrf, create, enforce, read, show_error, submit,
+    Failure, FlowService, Init, SessionUse, already_finished, check_csrf, create, enforce, read,
+    show_error, submit,
 };

@@ -289,3 +289,13 @@ pub async fn enforce(
         .await?
         .map_err(|l| FlowError::RateLimited(l.retry_after))
 }
+
+/// The answer of a sign-in or sign-up flow submitted again after it finished: Kratos's
+/// "already completed" under the kind's id (4010007, 4040002), 400, nothing stored.
+pub fn already_finished(mut flow: Flow, message_id: u32) -> Outcome {
+    flow.ui.clear_messages();
+    flow.ui
+        .messages
+        .push(crate::text::verification_already_done_as(message_id));
+    Outcome::Show { flow, status: 400 }
+}

@@ -8,10 +8,8 @@ use super::LoginService;
 use crate::flow::core::hooks::{self, AfterHook};
 use crate::flow::core::messages;
 use crate::flow::core::{
-    Done, DoneBody, Flow, FlowError, FlowKind, FlowType, Method, NewFlow, Outcome, Request,
-    show_error,
+    Done, DoneBody, Flow, FlowError, FlowKind, FlowType, Method, Outcome, Request, show_error,
 };
-use crate::flow::verification::{Admit, Recipient};
 use crate::identity::Identity;
 
 impl LoginService {
@@ -125,18 +123,10 @@ impl LoginService {
         else {
             return Err(FlowError::NoVerifiableAddress);
         };
-        let csrf = req.csrf_for(flow.flow_type, &flow.csrf_token);
-        let origin = NewFlow::after(FlowKind::Verification, flow, csrf);
+        let return_to = flow.return_to.clone();
         let started = self
             .verification
-            .start_for_address(
-                origin,
-                address,
-                Recipient::Lookup,
-                Admit::Check,
-                Some(&req.client),
-                now,
-            )
+            .start_from(flow, address, return_to, req, now)
             .await?;
         // The continue_with item always carries the UI URL here (Kratos §7.3).
         let url = self

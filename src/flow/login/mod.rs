@@ -4,37 +4,18 @@
 mod finish;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 use crate::flow::core::messages::{self, no_strategy};
 use crate::flow::core::ui::csrf_node;
 use crate::flow::core::{
-    Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, Method, MethodError, NewFlow,
-    Outcome, ParseMethod, Request, SessionUse, Step, Submission, show_error,
+    Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, Method, NewFlow, Outcome,
+    Request, SessionUse, Step, Submission, show_error,
 };
 use crate::flow::verification::VerificationService;
 use crate::ratelimit::Rule;
-use crate::strategy::oidc::{self, OidcFields};
-use crate::strategy::password::{self, Authenticator, PasswordFields};
-
-/// A login submission, by method.
-#[derive(Debug)]
-pub enum LoginMethod {
-    Password(PasswordFields),
-    Oidc(OidcFields),
-}
-
-impl ParseMethod for LoginMethod {
-    fn parse(method: Option<&str>, mut fields: Map<String, Value>) -> Result<Self, MethodError> {
-        if OidcFields::requested(method, &fields) {
-            return Ok(Self::Oidc(OidcFields::take(&mut fields)));
-        }
-        match method {
-            Some("password") => Ok(Self::Password(PasswordFields::take(fields))),
-            _ => Err(MethodError::NoStrategy),
-        }
-    }
-}
+use crate::strategy::PasswordOrOidc;
+use crate::strategy::oidc;
+use crate::strategy::password::{self, Authenticator};
 
 #[derive(Clone, Debug)]
 pub struct LoginService {
@@ -84,7 +65,7 @@ fn fill_ui(flow: &mut Flow, identifier: Option<&str>) {
 }
 
 impl FlowService for LoginService {
-    type Method = LoginMethod;
+    type Method = PasswordOrOidc;
     const KIND: FlowKind = FlowKind::Login;
     const SESSION: SessionUse = SessionUse::Optional;
 
@@ -106,13 +87,7 @@ impl FlowService for LoginService {
             (Some((_, identity)), true) => Some(identity),
             (None, _) => None,
         };
-        let new = NewFlow {
-            kind: FlowKind::Login,
-            flow_type: init.flow_type.unwrap_or(FlowType::Browser),
-            request_url: init.request_url.clone(),
-            return_to: self.deps.check_return_to(init.return_to.as_deref())?,
-            csrf: req.csrf_cookie.clone().unwrap_or_default(),
-        };
+        let new = NewFlow::from_init(&self.deps, FlowKind::Login, init, req)?;
         let Some(identity) = refreshing else {
             return Ok(self.fresh(new, None, now));
         };
@@ -131,22 +106,17 @@ impl FlowService for LoginService {
     }
 
     fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError> {
-        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
-        Ok(self.fresh(NewFlow::after(FlowKind::Login, old, csrf), None, now))
+        Ok(self.fresh(NewFlow::renewing(FlowKind::Login, old, req), None, now))
     }
 
     async fn on_finished(
         &self,
-        mut flow: Flow,
+        flow: Flow,
         _sub: &Submission<Self::Method>,
         _req: &Request,
         _now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        flow.ui.clear_messages();
-        flow.ui
-            .messages
-            .push(crate::text::verification_already_done_as(4010007));
-        Ok(Outcome::Show { flow, status: 400 })
+        Ok(crate::flow::core::already_finished(flow, 4010007))
     }
 
     fn submit_rule(&self) -> Option<Rule> {
@@ -163,10 +133,10 @@ impl FlowService for LoginService {
         let methods = &self.deps.settings.selfservice.methods;
         match sub.method {
             // A refresh re-authenticates the signed-in identity; it offers no providers.
-            Ok(LoginMethod::Oidc(fields)) if !flow.refresh && oidc::enabled(&self.deps) => {
+            Ok(PasswordOrOidc::Oidc(fields)) if !flow.refresh && oidc::enabled(&self.deps) => {
                 oidc::start(&self.deps, flow, fields, now).await
             }
-            Ok(LoginMethod::Password(fields)) if methods.password.enabled => {
+            Ok(PasswordOrOidc::Password(fields)) if methods.password.enabled => {
                 match self
                     .auth
                     .authenticate(&self.deps, flow, fields, now)

@@ -8,38 +8,20 @@ mod password;
 pub use oidc::SocialSignUp;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::flow::core::messages::{self, no_strategy};
 use crate::flow::core::ui::csrf_node;
 use crate::flow::core::{
-    Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, MethodError, NewFlow,
-    Outcome, ParseMethod, Request, SessionUse, Submission, show_error,
+    Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, NewFlow, Outcome, Request,
+    SessionUse, Submission, show_error,
 };
 use crate::flow::verification::VerificationService;
 use crate::password::PasswordPolicy;
-use crate::strategy::oidc::{self as oidc_strategy, OidcFields};
-use crate::strategy::password::{self as pw, PasswordFields};
+use crate::strategy::PasswordOrOidc;
+use crate::strategy::oidc as oidc_strategy;
+use crate::strategy::password as pw;
 use crate::strategy::profile::trait_nodes;
-
-/// A registration submission, by method. The password method's `rest` are the traits.
-#[derive(Debug)]
-pub enum RegistrationMethod {
-    Password(PasswordFields),
-    Oidc(OidcFields),
-}
-
-impl ParseMethod for RegistrationMethod {
-    fn parse(method: Option<&str>, mut fields: Map<String, Value>) -> Result<Self, MethodError> {
-        if OidcFields::requested(method, &fields) {
-            return Ok(Self::Oidc(OidcFields::take(&mut fields)));
-        }
-        match method {
-            Some("password") => Ok(Self::Password(PasswordFields::take(fields))),
-            _ => Err(MethodError::NoStrategy),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct RegistrationService {
@@ -105,7 +87,7 @@ impl RegistrationService {
 }
 
 impl FlowService for RegistrationService {
-    type Method = RegistrationMethod;
+    type Method = PasswordOrOidc;
     const KIND: FlowKind = FlowKind::Registration;
     const SESSION: SessionUse = SessionUse::Optional;
 
@@ -128,19 +110,12 @@ impl FlowService for RegistrationService {
                 reason: "Registration is not allowed because it was disabled.",
             });
         }
-        let new = NewFlow {
-            kind: FlowKind::Registration,
-            flow_type: init.flow_type.unwrap_or(FlowType::Browser),
-            request_url: init.request_url.clone(),
-            return_to: self.deps.check_return_to(init.return_to.as_deref())?,
-            csrf: req.csrf_cookie.clone().unwrap_or_default(),
-        };
+        let new = NewFlow::from_init(&self.deps, FlowKind::Registration, init, req)?;
         Ok(self.fresh(new, now))
     }
 
     fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError> {
-        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
-        Ok(self.fresh(NewFlow::after(FlowKind::Registration, old, csrf), now))
+        Ok(self.fresh(NewFlow::renewing(FlowKind::Registration, old, req), now))
     }
 
     fn before_submit(&self, _id: uuid::Uuid, req: &Request) -> Result<(), FlowError> {
@@ -152,16 +127,12 @@ impl FlowService for RegistrationService {
 
     async fn on_finished(
         &self,
-        mut flow: Flow,
+        flow: Flow,
         _sub: &Submission<Self::Method>,
         _req: &Request,
         _now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        flow.ui.clear_messages();
-        flow.ui
-            .messages
-            .push(crate::text::verification_already_done_as(4040002));
-        Ok(Outcome::Show { flow, status: 400 })
+        Ok(crate::flow::core::already_finished(flow, 4040002))
     }
 
     async fn submit(
@@ -172,12 +143,12 @@ impl FlowService for RegistrationService {
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
         match sub.method {
-            Ok(RegistrationMethod::Password(fields))
+            Ok(PasswordOrOidc::Password(fields))
                 if self.deps.settings.selfservice.methods.password.enabled =>
             {
                 self.password(flow, fields, req, now).await
             }
-            Ok(RegistrationMethod::Oidc(fields)) if oidc_strategy::enabled(&self.deps) => {
+            Ok(PasswordOrOidc::Oidc(fields)) if oidc_strategy::enabled(&self.deps) => {
                 oidc_strategy::start(&self.deps, flow, fields, now).await
             }
             _ => {

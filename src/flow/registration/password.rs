@@ -23,13 +23,7 @@ impl RegistrationService {
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        let schema = self
-            .deps
-            .identities
-            .schemas()
-            .default_schema()
-            .cloned()
-            .ok_or_else(|| FlowError::unexpected("no identity schema is configured"))?;
+        let schema = self.deps.default_schema()?;
         let traits = traits_from_fields(&schema.raw, &fields.rest);
         flow.ui.clear_messages();
         self.fill_ui(&mut flow, &traits);

@@ -7,10 +7,7 @@ use serde_json::{Value, json};
 use super::SettingsService;
 use crate::flow::core::hooks::{self, AfterHook};
 use crate::flow::core::messages;
-use crate::flow::core::{
-    Done, DoneBody, Flow, FlowError, FlowKind, Method, NewFlow, Outcome, Request,
-};
-use crate::flow::verification::{Admit, Recipient};
+use crate::flow::core::{Done, DoneBody, Flow, FlowError, FlowKind, Method, Outcome, Request};
 use crate::identity::{AddressStatus, Identity};
 
 impl SettingsService {
@@ -50,19 +47,9 @@ impl SettingsService {
                 .iter_mut()
                 .find(|a| a.status == AddressStatus::Pending && !a.value.is_empty())
         {
-            let csrf = req.csrf_for(flow.flow_type, &flow.csrf_token);
-            let mut origin = NewFlow::after(FlowKind::Verification, &flow, csrf);
-            origin.return_to = None;
             let started = self
                 .verification
-                .start_for_address(
-                    origin,
-                    address,
-                    Recipient::Lookup,
-                    Admit::Check,
-                    Some(&req.client),
-                    now,
-                )
+                .start_from(&flow, address, None, req, now)
                 .await;
             match started {
                 Ok(started) => {

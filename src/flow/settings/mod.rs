@@ -127,20 +127,17 @@ impl FlowService for SettingsService {
         now: DateTime<Utc>,
     ) -> Result<Flow, FlowError> {
         let (_, identity) = signed_in(req, Some(init.request_url.clone()))?;
-        let new = NewFlow {
-            kind: FlowKind::Settings,
-            flow_type: init.flow_type.unwrap_or(FlowType::Browser),
-            request_url: init.request_url.clone(),
-            return_to: self.deps.check_return_to(init.return_to.as_deref())?,
-            csrf: req.csrf_cookie.clone().unwrap_or_default(),
-        };
+        let new = NewFlow::from_init(&self.deps, FlowKind::Settings, init, req)?;
         Ok(self.fresh(new, identity, now))
     }
 
     fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError> {
         let (_, identity) = signed_in(req, None)?;
-        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
-        Ok(self.fresh(NewFlow::after(FlowKind::Settings, old, csrf), identity, now))
+        Ok(self.fresh(
+            NewFlow::renewing(FlowKind::Settings, old, req),
+            identity,
+            now,
+        ))
     }
 
     /// Without a session a browser signs in and comes back to the flow's page (the POST-only

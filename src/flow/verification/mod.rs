@@ -202,13 +202,7 @@ impl FlowService for VerificationService {
         now: DateTime<Utc>,
     ) -> Result<Flow, FlowError> {
         self.check_enabled()?;
-        let new = NewFlow {
-            kind: FlowKind::Verification,
-            flow_type: init.flow_type.unwrap_or(FlowType::Browser),
-            request_url: init.request_url.clone(),
-            return_to: self.deps.check_return_to(init.return_to.as_deref())?,
-            csrf: req.csrf_cookie.clone().unwrap_or_default(),
-        };
+        let new = NewFlow::from_init(&self.deps, FlowKind::Verification, init, req)?;
         Ok(self.fresh(new, Vec::new(), now))
     }
 

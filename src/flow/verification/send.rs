@@ -143,6 +143,31 @@ impl VerificationService {
         }
     }
 
+    /// [`Self::start_for_address`] for a flow that finds an address unverified (a sign-in
+    /// or a settings change): a flow of its type for its browser, the address's owner as
+    /// recipient, the send limits checked.
+    pub async fn start_from(
+        &self,
+        flow: &Flow,
+        address: &VerifiableAddress,
+        return_to: Option<String>,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Started, FlowError> {
+        let mut origin = NewFlow::renewing(FlowKind::Verification, flow, req);
+        origin.return_to = return_to;
+        let client = Some(req.client.as_str());
+        self.start_for_address(
+            origin,
+            address,
+            Recipient::Lookup,
+            Admit::Check,
+            client,
+            now,
+        )
+        .await
+    }
+
     async fn outstanding(
         &self,
         origin: &NewFlow,

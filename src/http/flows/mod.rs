@@ -125,12 +125,17 @@ fn created(
     r: &core::Request,
 ) -> HttpResponse {
     let identity = r.session.as_ref().map(|(_, i)| i);
-    let mut resp = if flow.flow_type == FlowType::Api || is_json_request(req) {
+    let resp = if flow.flow_type == FlowType::Api || is_json_request(req) {
         HttpResponse::Ok().json(flow_json(st, flow, identity))
     } else {
         see_other(&st.flows.ui_location(flow.kind, flow.id))
     };
-    if let Some(token) = new_token
+    with_csrf_cookie(st, resp, new_token)
+}
+
+/// `resp` setting the CSRF cookie to `token`, when there is one.
+fn with_csrf_cookie(st: &AppState, mut resp: HttpResponse, token: Option<String>) -> HttpResponse {
+    if let Some(token) = token
         && resp.add_cookie(&csrf_cookie(st, token)).is_err()
     {
         return actix_web::ResponseError::error_response(&crate::http::ApiError::internal());
@@ -204,14 +209,9 @@ where
         r.csrf_cookie = fresh.clone();
     }
     let identity = r.session.as_ref().map(|(_, i)| i.clone());
-    let mut resp = match core::submit(service::<S>(&st), id, sub, &r, now()).await {
+    let resp = match core::submit(service::<S>(&st), id, sub, &r, now()).await {
         Ok(o) => respond(&st, &req, o, identity.as_ref()),
         Err(f) => respond_error(&st, &req, f.error, f.flow_type).await,
     };
-    if let Some(token) = fresh
-        && resp.add_cookie(&csrf_cookie(&st, token)).is_err()
-    {
-        return actix_web::ResponseError::error_response(&crate::http::ApiError::internal());
-    }
-    resp
+    with_csrf_cookie(&st, resp, fresh)
 }

@@ -30,12 +30,7 @@ pub async fn prepare_sign_up(
     v: &Vouched,
     now: DateTime<Utc>,
 ) -> Result<SignUp, FlowError> {
-    let schema = deps
-        .identities
-        .schemas()
-        .default_schema()
-        .cloned()
-        .ok_or_else(|| FlowError::unexpected("no identity schema is configured"))?;
+    let schema = deps.default_schema()?;
     let traits = v.mapped.traits.clone();
     let derived = match schema.evaluate(&traits) {
         Ok(d) => d,
@@ -78,13 +73,7 @@ pub async fn prepare_sign_up(
 /// The message for a sign-up whose identifier turned out to be taken (a concurrent sign-up
 /// won the race): the takeover message when it names an address, else the duplicate one.
 pub async fn conflict_message(deps: &FlowDeps, v: &Vouched) -> Result<Text, FlowError> {
-    let Ok(derived) = deps
-        .identities
-        .schemas()
-        .default_schema()
-        .ok_or_else(|| FlowError::unexpected("no identity schema is configured"))?
-        .evaluate(&v.mapped.traits)
-    else {
+    let Ok(derived) = deps.default_schema()?.evaluate(&v.mapped.traits) else {
         return Ok(messages::duplicate_identifier());
     };
     Ok(match taken_identifier(deps, &derived).await? {
