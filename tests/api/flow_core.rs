@@ -221,3 +221,24 @@ async fn a_browser_naming_an_unknown_or_malformed_flow_lands_on_the_error_ui() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn a_code_of_the_wrong_shape_is_refused_without_spending_an_attempt() {
+    let app = spawn_app().await;
+    let email = "shape@example.com";
+    create_email_identity(&app, email).await;
+    let c = Client::new(Kind::Api);
+    let (flow, code) = sent_code(&app, &c, email).await;
+    let long = "1".repeat(1024);
+    for bad in [long.as_str(), "12345", "abcdef", "1234567", "12 34 56x"] {
+        let reply = c.use_code(&app, &flow, bad).await;
+        assert_eq!(reply.status, 400, "{bad}: {reply:?}");
+        assert_eq!(
+            node_message_ids(&reply.body, "code"),
+            [4000001],
+            "{reply:?}"
+        );
+    }
+    let reply = c.use_code(&app, &flow, &code).await;
+    assert_eq!(reply.body["state"], "passed_challenge", "{reply:?}");
+}

@@ -54,6 +54,10 @@ impl VerificationService {
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
+        if !code::well_formed(&self.deps, Method::Code, submitted) {
+            let message = code::malformed_message(&self.deps);
+            return self.form_error(flow, Some("code"), message, now).await;
+        }
         let success = self.passed_flow(&flow, req, Method::Code)?;
         let mut wrong = flow.clone();
         wrong.ui.messages = vec![text::verification_code_invalid()];
@@ -110,6 +114,12 @@ impl VerificationService {
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
+        if !code::well_formed(&self.deps, Method::Link, token) {
+            let new = self
+                .renew(&flow, req, text::verification_token_invalid(), now)
+                .await?;
+            return Ok(Outcome::LinkRedirect { flow: new });
+        }
         let success = self.passed_flow(&flow, req, Method::Link)?;
         let endings = Endings {
             success: &success,

@@ -138,6 +138,37 @@ fn max_submissions(deps: &FlowDeps) -> i32 {
     .unwrap_or(i32::MAX)
 }
 
+/// Whether `submitted` has the shape of what `method` sends (the configured length and
+/// alphabet for codes, a link token's for links). A code of another shape is refused before
+/// it is compared, so it spends no attempt.
+pub fn well_formed(deps: &FlowDeps, method: Method, submitted: &str) -> bool {
+    let s = submitted.trim();
+    match method {
+        Method::Link => s.len() == LINK_TOKEN_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric()),
+        _ => {
+            let cfg = &deps.settings.selfservice.methods.code.config;
+            let alphabet_ok = match cfg.alphabet {
+                CodeAlphabet::Numeric => s.bytes().all(|b| b.is_ascii_digit()),
+                CodeAlphabet::Alphanumeric => s.bytes().all(|b| b.is_ascii_alphanumeric()),
+            };
+            s.chars().count() == cfg.length && alphabet_ok
+        }
+    }
+}
+
+/// The form message for a code of the wrong shape.
+pub fn malformed_message(deps: &FlowDeps) -> crate::text::Text {
+    let cfg = &deps.settings.selfservice.methods.code.config;
+    let what = match cfg.alphabet {
+        CodeAlphabet::Numeric => "digits",
+        CodeAlphabet::Alphanumeric => "letters and digits",
+    };
+    crate::text::reason(format!(
+        "The code has {} {what}. Please enter it as you received it.",
+        cfg.length
+    ))
+}
+
 /// Whether `flow` may send again.
 pub fn sends_left(deps: &FlowDeps, flow: &Flow) -> bool {
     flow.challenge.send_count < max_sends(deps)
