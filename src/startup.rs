@@ -159,6 +159,7 @@ impl Application {
             login: LoginService::new(flows.clone()),
             settings_flow: SettingsService::new(flows.clone()),
             flows,
+            errors: crate::flow::errors::ErrorReports::new(store.clone()),
             sessions,
             settings,
             phone,

@@ -2,6 +2,7 @@
 //! kind shares; each kind is a module that offers some strategies (`crate::strategy`).
 
 pub mod core;
+pub mod errors;
 pub mod login;
 pub mod oidc;
 pub mod registration;

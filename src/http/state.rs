@@ -34,6 +34,8 @@ pub struct AppState {
     pub settings_flow: SettingsService,
     /// What the flow services share (flow storage, URLs, hooks, delivery).
     pub flows: FlowDeps,
+    /// Self-service errors kept for the error UI.
+    pub errors: crate::flow::errors::ErrorReports,
     /// `serve.public.trusted_proxies`, parsed once.
     pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
     pub urls: Urls,
