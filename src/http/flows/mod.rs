@@ -188,30 +188,40 @@ where
     S: FlowService,
     AppState: AsRef<S>,
 {
-    let q = q.into_inner();
-    let fields = match parse_fields(&req, &body, q.fields) {
-        Ok(f) => f,
-        Err(e) => return actix_web::ResponseError::error_response(&e),
-    };
-    let prepared = async {
-        let id = core::parse_flow_id(q.flow.as_deref())?;
-        Ok::<_, FlowError>((id, facts(&st, &req, S::SESSION).await?))
-    };
-    let (id, mut r) = match prepared.await {
+    let (id, sub, r, fresh) = match prepare::<S>(&st, &req, q.into_inner(), &body).await {
         Ok(p) => p,
-        Err(e) => return respond_error(&st, &req, e, None).await,
+        Err(resp) => return resp,
     };
-    let sub = Submission::<S::Method>::from_fields(fields);
-    // A link from a message may be opened in a browser without our cookie: it gets one, and
-    // the flow is bound to it (Kratos regenerates the token on link clicks).
-    let fresh = (r.is_get && r.csrf_cookie.is_none()).then(crate::csrf::new_token);
-    if fresh.is_some() {
-        r.csrf_cookie = fresh.clone();
-    }
     let identity = r.session.as_ref().map(|(_, i)| i.clone());
     let resp = match core::submit(service::<S>(&st), id, sub, &r, now()).await {
         Ok(o) => respond(&st, &req, o, identity.as_ref()),
         Err(f) => respond_error(&st, &req, f.error, f.flow_type).await,
     };
     with_csrf_cookie(&st, resp, fresh)
+}
+
+/// A submission's flow id, fields and request facts; a link opened from a message in a
+/// browser without our cookie gets a new CSRF token (returned, for the cookie), and the flow
+/// is bound to it (Kratos regenerates the token on link clicks).
+async fn prepare<S: FlowService>(
+    st: &AppState,
+    req: &HttpRequest,
+    q: SubmitQuery,
+    body: &[u8],
+) -> Result<(Uuid, Submission<S::Method>, core::Request, Option<String>), HttpResponse> {
+    let fields = parse_fields(req, body, q.fields)
+        .map_err(|e| actix_web::ResponseError::error_response(&e))?;
+    let facts = async {
+        let id = core::parse_flow_id(q.flow.as_deref())?;
+        Ok::<_, FlowError>((id, facts(st, req, S::SESSION).await?))
+    };
+    let (id, mut r) = match facts.await {
+        Ok(p) => p,
+        Err(e) => return Err(respond_error(st, req, e, None).await),
+    };
+    let fresh = (r.is_get && r.csrf_cookie.is_none()).then(crate::csrf::new_token);
+    if fresh.is_some() {
+        r.csrf_cookie = fresh.clone();
+    }
+    Ok((id, Submission::from_fields(fields), r, fresh))
 }

@@ -181,22 +181,19 @@ async fn logout(
     let mut resp = if is_json_request(&req) {
         HttpResponse::NoContent().finish()
     } else {
-        let target = return_to
-            .or_else(|| {
-                reg.settings
-                    .selfservice
-                    .flows
-                    .logout
-                    .after
-                    .default_browser_return_url
-                    .clone()
-            })
-            .unwrap_or_else(|| reg.settings.selfservice.default_browser_return_url.clone());
-        see_other(&target)
+        see_other(&after_logout(&reg, return_to))
     };
     resp.add_cookie(&expired_session_cookie(&reg))
         .map_err(|_| ApiError::internal())?;
     Ok(resp)
+}
+
+/// Where a browser goes after logging out: the checked return_to, else the configured URLs.
+fn after_logout(reg: &Registry, return_to: Option<String>) -> String {
+    let logout = &reg.settings.selfservice.flows.logout.after;
+    return_to
+        .or_else(|| logout.default_browser_return_url.clone())
+        .unwrap_or_else(|| reg.settings.selfservice.default_browser_return_url.clone())
 }
 
 #[derive(Deserialize)]
