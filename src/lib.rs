@@ -1,11 +1,13 @@
 //! Verity: a self-hosted identity server with email and phone verification, wire-compatible
 //! with Ory Kratos.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod courier;
 pub mod crypto;
 pub mod csrf;
+pub mod delivery;
 pub mod flow;
 pub mod hash;
 pub mod hooks;

@@ -5,6 +5,7 @@
 mod identities;
 mod phone;
 mod ratelimit;
+mod ratelimit_batch;
 mod sessions;
 
 use verity::persistence::Store;

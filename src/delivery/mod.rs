@@ -1,0 +1,3 @@
+//! Delivery policy for messages that cost money or reach people.
+
+pub mod sms_policy;
