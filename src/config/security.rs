@@ -155,7 +155,53 @@ impl Default for AdminHostsConfig {
     }
 }
 
+/// The example secrets published in the bundled `config.yml`: fine for `--dev`, known to all.
+const EXAMPLE_SECRETS: [&str; 2] = [
+    "dev-only-secret-change-me-0001",
+    "dev-only-cookie-secret-change-me",
+];
+/// 256 bits, as many as the HMAC-SHA-256 keys they become.
+const MIN_SECRET_BYTES: usize = 32;
+
 impl Settings {
+    /// Outside `--dev`, refuses the bundled example secrets and secrets under 32 bytes,
+    /// naming the key, its environment variable and how to make a good one.
+    pub fn check_secrets(&self, dev: bool) -> Result<(), String> {
+        if dev {
+            return Ok(());
+        }
+        let s = &self.secrets;
+        let lists = [
+            ("default", &s.default),
+            ("cookie", &s.cookie),
+            ("cipher", &s.cipher),
+            ("pagination", &s.pagination),
+        ];
+        for (name, list) in lists {
+            for (i, secret) in list.iter().enumerate() {
+                let key = format!(
+                    "secrets.{name}[{i}] (env SECRETS_{}_{i})",
+                    name.to_ascii_uppercase()
+                );
+                let value = secret.expose();
+                let problem = if EXAMPLE_SECRETS.contains(&value) {
+                    "is the example secret published in the bundled config.yml".to_owned()
+                } else if value.len() < MIN_SECRET_BYTES {
+                    format!(
+                        "is {} bytes long; at least {MIN_SECRET_BYTES} are needed",
+                        value.len()
+                    )
+                } else {
+                    continue;
+                };
+                return Err(format!(
+                    "{key} {problem}: set a random one, e.g. from `openssl rand -hex 32` (or run with --dev for local development)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `selfservice.rate_limits` with the code-strength caps applied: what the limiter uses.
     pub fn effective_rate_limits(&self) -> RateLimitsConfig {
         let mut limits = self.selfservice.rate_limits.clone();
@@ -227,6 +273,45 @@ mod tests {
         };
         assert_eq!(c.code_space(), 1_048_576);
         assert_eq!(c.check_strength(), Ok(None));
+    }
+
+    fn settings_with(default: &str) -> Settings {
+        let text = include_str!("../../config.yml");
+        let mut s = Settings::from_yaml(text).unwrap();
+        s.secrets.default = vec![crate::config::Sensitive::new(default)];
+        s.secrets.cookie = Vec::new();
+        s
+    }
+
+    #[test]
+    fn example_and_short_secrets_are_refused_outside_dev() {
+        let bundled = Settings::from_yaml(include_str!("../../config.yml")).unwrap();
+        let err = bundled.check_secrets(false).unwrap_err();
+        assert!(
+            err.starts_with("secrets.default[0] (env SECRETS_DEFAULT_0) is the example"),
+            "{err}"
+        );
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        assert!(
+            !err.contains("dev-only"),
+            "the message does not repeat the secret: {err}"
+        );
+        assert_eq!(bundled.check_secrets(true), Ok(()), "--dev accepts them");
+        let short = settings_with("sixteen-chars-ok")
+            .check_secrets(false)
+            .unwrap_err();
+        assert!(short.contains("16 bytes long"), "{short}");
+        let good =
+            settings_with("5f0c8e1a9b7d4c2e6f3a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e");
+        assert_eq!(good.check_secrets(false), Ok(()));
+        assert_eq!(
+            Settings {
+                secrets: Default::default(),
+                ..good
+            }
+            .check_secrets(false),
+            Ok(())
+        );
     }
 
     #[test]

@@ -310,6 +310,23 @@ mod tests {
     }
 
     #[test]
+    fn numbers_the_test_suites_use_pass() {
+        for n in [
+            "+12025550163",
+            "+12025550164",
+            "+14155550123",
+            "+4915100000000",
+            "+4915133333333",
+        ] {
+            assert!(
+                classify(&cfg(), n).is_ok(),
+                "{n}: {:?}",
+                classify(&cfg(), n)
+            );
+        }
+    }
+
+    #[test]
     fn high_cost_types_are_refused_by_default() {
         // What phonenumber 0.3.10 (metadata 9.0.33) classifies them as, checked one by one.
         for (number, why) in [

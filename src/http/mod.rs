@@ -2,15 +2,19 @@
 //! Only this layer knows actix, status codes and content negotiation.
 
 mod admin;
+pub mod admin_hosts;
 pub mod client_ip;
 pub mod error;
+pub mod fetch_metadata;
 mod health;
 pub mod negotiate;
 mod request_span;
 pub use request_span::RedactedRootSpan;
 mod pagination;
+pub mod protect;
 mod public;
 mod schemas;
+pub mod slow_clients;
 pub mod ui;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
