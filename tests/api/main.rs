@@ -22,6 +22,8 @@ mod phone_api;
 mod phone_support;
 mod registration;
 mod sdk;
+mod security_http;
+mod security_phone;
 mod sessions;
 mod settings;
 mod support_smtp;
