@@ -130,7 +130,7 @@ impl Default for ClientLimitsConfig {
         Self {
             header_timeout: GoDuration::from_secs(10),
             body_timeout: GoDuration::from_secs(20),
-            max_connections_per_ip: 64,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -326,7 +326,7 @@ mod tests {
         assert_eq!(p.sms.daily_limit_per_range, 20);
         assert!(p.fetch_metadata.enabled);
         assert_eq!(p.clients.body_timeout, GoDuration::from_secs(20));
-        assert_eq!(p.clients.max_connections_per_ip, 64);
+        assert_eq!(p.clients.max_connections_per_ip, 256);
         assert!(p.admin_hosts.enabled);
         let bad = serde_json::from_str::<ProtectionConfig>(r#"{"sms": {"allowed": []}}"#);
         assert!(bad.is_err());

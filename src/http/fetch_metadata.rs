@@ -4,7 +4,9 @@
 //! A state-changing request (POST, PUT, PATCH, DELETE) to `/self-service/…` or `/sessions…`
 //! is refused with 403 before any work when
 //! - the browser says `Sec-Fetch-Site: cross-site` and its `Origin` is not an allowed origin, or
-//! - there is no Fetch Metadata (older browsers) and `Origin` is `null` or a foreign origin.
+//! - there is no Fetch Metadata (older browsers), the request carries cookies and its `Origin`
+//!   is `null` or a foreign origin. Without cookies a forged request acts for nobody (browser
+//!   flows check a CSRF cookie), and Kratos answers an api flow's `Origin` with its own 4000001.
 //!
 //! `same-origin`, `same-site` and `none` (typed in, bookmarks) pass, and so do requests with
 //! neither header: native apps, SDKs and servers send none. Allowed origins are the public
@@ -13,7 +15,7 @@
 //! `response_mode=form_post`) are never refused.
 
 use actix_web::http::Method;
-use actix_web::http::header::{HeaderMap, ORIGIN};
+use actix_web::http::header::{COOKIE, HeaderMap, ORIGIN};
 use url::Url;
 
 use crate::config::FetchMetadataConfig;
@@ -120,8 +122,8 @@ impl CrossSitePolicy {
         {
             Some("same-origin" | "same-site" | "none") => false,
             Some("cross-site") => !origin.is_some_and(|o| self.allowed_origin(o)),
-            // No (or an unknown) Fetch Metadata value: the Origin header decides.
-            _ => origin.is_some_and(|o| !self.allowed_origin(o)),
+            // No (or an unknown) Fetch Metadata value: a cookie-carrying request's Origin decides.
+            _ => headers.contains_key(COOKIE) && origin.is_some_and(|o| !self.allowed_origin(o)),
         }
     }
 
@@ -226,12 +228,17 @@ mod tests {
     }
 
     #[test]
-    fn without_fetch_metadata_the_origin_decides() {
+    fn without_fetch_metadata_the_origin_of_a_cookie_carrying_request_decides() {
         let p = policy(&[]);
-        let origin = |o| headers(&[("origin", o)]);
+        let origin = |o| headers(&[("origin", o), ("cookie", "csrf_token_x=y")]);
         assert!(p.refuses(&Method::POST, LOGIN, &origin("https://evil.test")));
         assert!(p.refuses(&Method::POST, LOGIN, &origin("null")));
         assert!(!p.refuses(&Method::POST, LOGIN, &origin("https://auth.example.com")));
+        let no_cookie = headers(&[("origin", "https://evil.test")]);
+        assert!(
+            !p.refuses(&Method::POST, LOGIN, &no_cookie),
+            "acts for nobody"
+        );
     }
 
     #[test]

@@ -45,12 +45,14 @@ async fn a_cross_site_code_request_is_refused_before_any_message_is_queued() {
     let err = json_with_status(refused, 403).await;
     assert_eq!(err["error"]["id"], "security_csrf_violation", "{err}");
     assert!(outbox_all(&app).await.is_empty(), "no work was done");
-    // Without Fetch Metadata the Origin decides: a foreign one, or `null`, is refused too.
+    // Without Fetch Metadata the Origin of a request with cookies decides: a foreign one, or
+    // `null`, is refused too.
     for origin in ["https://evil.test", "null"] {
         let resp = app
             .http
             .post(&action)
             .header("origin", origin)
+            .header("cookie", "ory_kratos_session=x")
             .json(&body)
             .send()
             .await

@@ -29,12 +29,18 @@ async fn example_secrets_are_refused_outside_dev_naming_the_key_and_the_fix() {
     let err = build(settings(&dir), false).await.err().expect("refused");
     assert!(err.contains("secrets.default[0]"), "{err}");
     assert!(err.contains("openssl rand -hex 32"), "{err}");
-    assert!(build(settings(&dir), true).await.is_ok(), "--dev accepts them");
+    assert!(
+        build(settings(&dir), true).await.is_ok(),
+        "--dev accepts them"
+    );
     let mut short = settings(&dir);
     production_secrets(&mut short);
     short.secrets.cookie = vec![Sensitive::new("only-twenty-bytes-xx")];
     let err = build(short, false).await.err().expect("refused");
-    assert!(err.contains("secrets.cookie[0]") && err.contains("20 bytes"), "{err}");
+    assert!(
+        err.contains("secrets.cookie[0]") && err.contains("20 bytes"),
+        "{err}"
+    );
     let mut good = settings(&dir);
     production_secrets(&mut good);
     assert!(build(good, false).await.is_ok());
@@ -51,6 +57,9 @@ async fn short_codes_need_the_opt_in_and_get_the_tighter_limits() {
     let app = build(four, true).await.expect("starts with the opt-in");
     let reg = app.registry();
     let code = reg.settings.selfservice.methods.code.config.effective();
-    assert_eq!((code.max_submissions, code.lifespan.std().as_secs()), (3, 300));
+    assert_eq!(
+        (code.max_submissions, code.lifespan.std().as_secs()),
+        (3, 300)
+    );
     assert_eq!(reg.limiter.config().code_failures_per_address_day, 10);
 }
