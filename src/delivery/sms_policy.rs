@@ -293,6 +293,15 @@ mod tests {
         SmsPolicyConfig::default()
     }
 
+    /// A limiter on an in-memory database (needs a runtime; the static checks use no I/O).
+    fn limiter() -> RateLimiter {
+        RateLimiter::new(
+            crate::persistence::Store::connect_lazy("memory").unwrap(),
+            crate::crypto::Keyring::new(&["sms-policy-test-secret-0123456789"]),
+            crate::ratelimit::RateLimitsConfig::default(),
+        )
+    }
+
     #[test]
     fn ordinary_mobiles_and_landlines_pass_and_are_classified() {
         let d = classify(&cfg(), "+49 151 12345678").unwrap();
@@ -383,11 +392,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_config_is_refused_naming_the_key() {
-        let limiter = crate::ratelimit::RateLimiter::new(
-            crate::persistence::Store::connect_lazy("memory").unwrap(),
-            crate::crypto::Keyring::new(&["sms-policy-test-secret-0123456789"]),
-            crate::ratelimit::RateLimitsConfig::default(),
-        );
+        let limiter = limiter();
         for (c, key) in [
             (
                 SmsPolicyConfig {
@@ -419,11 +424,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refusal_warns_without_the_number_audits_and_counts() {
-        let limiter = crate::ratelimit::RateLimiter::new(
-            crate::persistence::Store::connect_lazy("memory").unwrap(),
-            crate::crypto::Keyring::new(&["sms-policy-test-secret-0123456789"]),
-            crate::ratelimit::RateLimitsConfig::default(),
-        );
+        let limiter = limiter();
         let policy = SmsPolicy::new(&cfg(), limiter).unwrap();
         let counters = capture::Counters::default();
         let logs = capture::json_lines(|| {

@@ -232,15 +232,6 @@ async fn audit_events_are_one_json_line_each_without_secrets_or_numbers() {
                 .replace("port: 4434", "port: 0")
                 .replace("file://identity-schemas/", &schemas)
                 .replace("sqlite://verity.sqlite?mode=rwc", &sqlite)
-                .replace("format: text", "format: json")
-                .replace(
-                    "phone_sends_per_number_10m: 5",
-                    "phone_sends_per_number_10m: 1",
-                )
-                .replace(
-                    "        max_submissions: 5",
-                    "        max_submissions: 5\n        length: 4\n        allow_short_codes: true",
-                )
                 + "\n"
         })
         .collect();
@@ -250,6 +241,12 @@ async fn audit_events_are_one_json_line_each_without_secrets_or_numbers() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verity"))
         .args(["serve", "--dev", "--config", path.to_str().unwrap()])
         .env_remove("VERITY_LOG")
+        .envs([
+            ("LOG_FORMAT", "json"),
+            ("SELFSERVICE_RATE_LIMITS_PHONE_SENDS_PER_NUMBER_10M", "1"),
+            ("SELFSERVICE_METHODS_CODE_CONFIG_LENGTH", "4"),
+            ("SELFSERVICE_METHODS_CODE_CONFIG_ALLOW_SHORT_CODES", "true"),
+        ])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()

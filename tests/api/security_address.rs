@@ -27,14 +27,7 @@ async fn u_labels_and_a_labels_are_one_address_on_the_schema_and_the_form_path()
     json_with_status(again, 409).await;
     // The verification form finds it by either spelling and sends to the stored form.
     for typed in ["kim@bücher.de", "KIM@XN--BCHER-KVA.DE"] {
-        let flow = app
-            .http
-            .get(format!("{}/self-service/verification/api", app.public))
-            .send()
-            .await
-            .unwrap();
-        let flow = json_with_status(flow, 200).await;
-        let action = flow["ui"]["action"].as_str().unwrap().to_owned();
+        let action = crate::security_http::verification_action(&app).await;
         let sent = app
             .http
             .post(&action)

@@ -10,7 +10,8 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::helpers::{TestApp, json_with_status, spawn_app, spawn_with};
 use crate::verification_support::outbox_all;
 
-async fn verification_action(app: &TestApp) -> String {
+/// The action URL of a new api verification flow.
+pub async fn verification_action(app: &TestApp) -> String {
     let resp = app
         .http
         .get(format!("{}/self-service/verification/api", app.public))
