@@ -1,6 +1,7 @@
 //! Verity: a self-hosted identity server with email and phone verification, wire-compatible
 //! with Ory Kratos.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod courier;

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
@@ -21,6 +22,8 @@ use crate::flow::settings::SettingsService;
 use crate::flow::verification::VerificationService;
 use crate::hash::PasswordHasher;
 use crate::http;
+use crate::http::protect::Port;
+use crate::http::slow_clients::ConnectionCounter;
 use crate::identity::IdentityService;
 use crate::persistence::Store;
 use crate::ratelimit::RateLimiter;
@@ -65,6 +68,12 @@ impl Application {
         dev: bool,
         migrate: bool,
     ) -> anyhow::Result<Self> {
+        settings.check_secrets(dev).map_err(anyhow::Error::msg)?;
+        match settings.selfservice.methods.code.config.check_strength() {
+            Ok(None) => {}
+            Ok(Some(warning)) => tracing::warn!("{warning}"),
+            Err(e) => anyhow::bail!(e),
+        }
         let store = Store::connect_lazy(settings.dsn().expose())?;
         if migrate {
             store
@@ -99,6 +108,7 @@ impl Application {
                 .map(|s| s.expose().to_owned())
                 .collect::<Vec<_>>(),
         );
+        crate::audit::install_key(&keyring);
         let courier = Courier::from_settings_at(&settings, dev, source.base_dir())
             .context("loading the courier (templates, SMTP, channels) failed")?;
         let ui = crate::http::ui::Ui::load(&settings.ui).map_err(|e| {
@@ -122,13 +132,20 @@ impl Application {
         let limiter = RateLimiter::new(
             store.clone(),
             keyring.clone(),
-            settings.selfservice.rate_limits.clone(),
+            settings.effective_rate_limits(),
         );
+        let sms_policy =
+            crate::delivery::sms_policy::SmsPolicy::new(&settings.protection.sms, limiter.clone())
+                .map_err(anyhow::Error::msg)?;
+        // CORS origins join the allowed ones once serve.public.cors exists.
+        let guards =
+            crate::http::protect::Guards::new(&settings, &urls, &[]).map_err(anyhow::Error::msg)?;
         let phone = crate::phone::PhoneService::new(
             store.clone(),
             courier.clone(),
             keyring.clone(),
             limiter.clone(),
+            sms_policy.clone(),
             settings.phone_verification.clone(),
         );
         let sessions =
@@ -152,6 +169,7 @@ impl Application {
             hasher,
             oidc,
             hooks,
+            sms_policy: sms_policy.clone(),
         });
         let registry = Arc::new(Registry {
             verification: VerificationService::new(flows.clone()),
@@ -172,14 +190,23 @@ impl Application {
             urls,
             dev,
             ui,
+            sms_policy,
+            guards,
         });
         let public = serve(
             public_listener,
             registry.clone(),
             public_limit,
             http::public,
+            Port::Public,
         )?;
-        let admin = serve(admin_listener, registry.clone(), admin_limit, http::admin)?;
+        let admin = serve(
+            admin_listener,
+            registry.clone(),
+            admin_limit,
+            http::admin,
+            Port::Admin,
+        )?;
         Ok(Self {
             public_port,
             admin_port,
@@ -262,7 +289,13 @@ fn serve(
     registry: Arc<Registry>,
     body_limit: usize,
     routes: fn(&mut web::ServiceConfig),
+    port: Port,
 ) -> anyhow::Result<Server> {
+    let clients = registry.settings.protection.clients.clone();
+    let connections = ConnectionCounter::new(
+        clients.max_connections_per_ip,
+        registry.trusted_proxies.clone(),
+    );
     let data = web::Data::from(registry);
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -270,6 +303,9 @@ fn serve(
     let server = HttpServer::new(move || {
         let (json, query, path, payload) = http::extractor_config(body_limit);
         App::new()
+            .wrap(from_fn(move |req, next| {
+                http::protect::guard(port, body_limit, req, next)
+            }))
             .wrap(TracingLogger::<http::RedactedRootSpan>::new())
             .app_data(data.clone())
             .app_data(json)
@@ -280,6 +316,8 @@ fn serve(
             .default_service(web::to(http::not_found))
     })
     .workers(workers)
+    .client_request_timeout(clients.header_timeout.std())
+    .on_connect(move |conn, ext| connections.on_connect(conn, ext))
     .disable_signals()
     .listen(listener)?
     .run();

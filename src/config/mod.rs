@@ -7,6 +7,7 @@ mod duration;
 mod env;
 mod load;
 mod secret;
+mod security;
 mod selfservice;
 mod ui;
 
@@ -18,10 +19,14 @@ pub use courier::{
 pub use duration::GoDuration;
 pub use load::{ConfigError, ConfigSource, load};
 pub use secret::Sensitive;
+pub use security::{
+    AdminHostsConfig, ClientLimitsConfig, FetchMetadataConfig, NumberType, ProtectionConfig,
+    SmsPolicyConfig,
+};
 pub use selfservice::{
-    AfterConfig, CodeAlphabet, CodeMethodConfig, FlowsConfig, GenericFlowConfig, HookConfig,
-    LinkMethodConfig, MethodAfter, MethodsConfig, SelfServiceConfig, VerificationFlowConfig,
-    VerificationStrategy,
+    AfterConfig, CodeAlphabet, CodeMethodConfig, EffectiveCode, FlowsConfig, GenericFlowConfig,
+    HookConfig, LinkMethodConfig, MethodAfter, MethodsConfig, SelfServiceConfig,
+    VerificationFlowConfig, VerificationStrategy,
 };
 pub use ui::{SuccessRedirects, UiConfig};
 
@@ -55,6 +60,9 @@ pub struct Settings {
     pub phone_verification: crate::phone::PhoneVerificationConfig,
     #[serde(default)]
     pub ui: UiConfig,
+    /// Verity's abuse defences (SMS policy, Fetch Metadata, slow clients, admin hosts).
+    #[serde(default)]
+    pub protection: ProtectionConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

@@ -110,6 +110,9 @@ pub struct CodeMethodConfig {
     /// Sends allowed per flow (the first send plus resends) before a new flow is needed.
     pub max_resends: u32,
     pub missing_credential_fallback_enabled: bool,
+    /// Opt-in for codes with fewer than a million values (numeric codes shorter than 6),
+    /// below NIST 800-63B's 20 bits; `effective()` then tightens tries, failures and life.
+    pub allow_short_codes: bool,
 }
 
 impl Default for CodeMethodConfig {
@@ -121,7 +124,98 @@ impl Default for CodeMethodConfig {
             alphabet: CodeAlphabet::Numeric,
             max_resends: 3,
             missing_credential_fallback_enabled: false,
+            allow_short_codes: false,
         }
+    }
+}
+
+/// NIST 800-63B 5.1.3.2: an out-of-band secret has at least 20 bits, i.e. about 10^6 values.
+const STRONG_CODE_SPACE: u128 = 1_000_000;
+/// Below 10^4 values (4 digits) no failure budget keeps guessing improbable.
+const MIN_CODE_SPACE: u128 = 10_000;
+/// Short codes: at most this many tries per code...
+const SHORT_CODE_TRIES: u32 = 3;
+/// ...this share of the code space guessed per address per day (0.1 %)...
+const SHORT_CODE_DAILY_SHARE: u128 = 1_000;
+/// ...and this life (SECURITY.md B3).
+const SHORT_CODE_LIFESPAN: GoDuration = GoDuration::from_secs(300);
+
+/// The code settings the flows apply: the configured ones, tightened for short codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveCode {
+    pub length: usize,
+    pub alphabet: CodeAlphabet,
+    pub lifespan: GoDuration,
+    pub max_submissions: u32,
+    /// A cap on `selfservice.rate_limits.code_failures_per_address_day`; `None` keeps it.
+    pub failures_per_address_day: Option<u32>,
+    /// The code has fewer than 10^6 values.
+    pub short: bool,
+}
+
+impl CodeMethodConfig {
+    /// How many different codes there are: |alphabet|^length (32 letters and digits, or 10).
+    pub fn code_space(&self) -> u128 {
+        let base: u128 = match self.alphabet {
+            CodeAlphabet::Numeric => 10,
+            CodeAlphabet::Alphanumeric => 32,
+        };
+        base.saturating_pow(u32::try_from(self.length).unwrap_or(u32::MAX))
+    }
+
+    /// The values every flow uses. For short codes (opted in with `allow_short_codes`) the
+    /// tries per code, the wrong codes per address per day and the lifetime are capped so
+    /// that at most 0.1 % of the code space can be tried per address per day.
+    pub fn effective(&self) -> EffectiveCode {
+        let space = self.code_space();
+        let short = space < STRONG_CODE_SPACE;
+        let daily = u32::try_from((space / SHORT_CODE_DAILY_SHARE).max(1)).unwrap_or(u32::MAX);
+        EffectiveCode {
+            length: self.length,
+            alphabet: self.alphabet,
+            lifespan: if short {
+                self.lifespan.min(SHORT_CODE_LIFESPAN)
+            } else {
+                self.lifespan
+            },
+            max_submissions: if short {
+                self.max_submissions.min(SHORT_CODE_TRIES)
+            } else {
+                self.max_submissions
+            },
+            failures_per_address_day: short.then_some(daily),
+            short,
+        }
+    }
+
+    /// Checked at start: `Err` for a code too short to configure at all, or a short one
+    /// without the opt-in; `Ok(Some(warning))` for an opted-in short code.
+    pub fn check_strength(&self) -> Result<Option<String>, String> {
+        const KEY: &str = "selfservice.methods.code.config";
+        let space = self.code_space();
+        if space < MIN_CODE_SPACE {
+            return Err(format!(
+                "{KEY}.length: {} gives only {space} possible codes; use at least 6 digits (4 at the very least, with allow_short_codes: true)",
+                self.length
+            ));
+        }
+        if space >= STRONG_CODE_SPACE {
+            return Ok(None);
+        }
+        if !self.allow_short_codes {
+            return Err(format!(
+                "{KEY}.length: {} gives {space} possible codes, under the 10^6 (20 bits) of NIST 800-63B 5.1.3.2; use 6 or more, or set {KEY}.allow_short_codes: true to accept tighter limits",
+                self.length
+            ));
+        }
+        let e = self.effective();
+        Ok(Some(format!(
+            "{KEY}.length is {} ({space} possible codes, below NIST 800-63B's 20 bits): codes live {}s, allow {} tries each and {} wrong codes per address per day",
+            self.length,
+            e.lifespan.std().as_secs(),
+            e.max_submissions,
+            e.failures_per_address_day.unwrap_or_default(),
+        )))
     }
 }
 

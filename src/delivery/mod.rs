@@ -8,13 +8,17 @@
 //! person submitted says 429; a send a flow triggers on its own (sign-in, settings) is
 //! skipped and the flow answers as it otherwise would.
 
+pub mod sms_policy;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::courier::Channel;
 use crate::persistence::StoreError;
 use crate::ratelimit::{RateLimiter, Rule};
 use crate::schema::Via;
+use sms_policy::{SmsPolicy, SmsRefusal};
 
 /// Who a message would go to.
 #[derive(Debug, Clone, Copy)]
@@ -28,10 +32,14 @@ pub struct Recipient<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     Send,
-    /// A limit is reached; nothing may be sent before `retry_after`.
+    /// A send limit is reached; nothing may be sent before `retry_after`.
     Limited {
         retry_after: Duration,
     },
+    /// The SMS policy refuses the number (a premium-rate or satellite number, a country not
+    /// served, a daily cap). Where enumeration matters the flow answers as if it was sent,
+    /// and nothing goes out.
+    Refused(SmsRefusal),
 }
 
 impl Admission {
@@ -43,42 +51,56 @@ impl Admission {
 #[derive(Clone, Debug)]
 pub struct Delivery {
     limiter: RateLimiter,
+    sms: SmsPolicy,
 }
 
-/// The per-address rules, in the order they are counted.
-const PER_ADDRESS: [Rule; 2] = [
-    Rule::VerificationSendPerAddressShort,
-    Rule::VerificationSendPerAddressDay,
-];
-
 impl Delivery {
-    pub fn new(limiter: RateLimiter) -> Self {
-        Self { limiter }
+    pub fn new(limiter: RateLimiter, sms: SmsPolicy) -> Self {
+        Self { limiter, sms }
     }
 
-    /// Counts one send to `to` (and, when known, from `client`) against the send limits.
-    /// Every rule is counted up to the first that refuses, so a refused send still uses the
-    /// budget it was refused by, as a sent one would.
+    /// Counts one send to `to` (and, when known, from `client`) against the send limits and,
+    /// for a phone number, the SMS policy's daily caps: all in one statement. A number the
+    /// policy refuses outright is not counted at all.
     pub async fn admit(
         &self,
         to: Recipient<'_>,
         client: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Admission, StoreError> {
-        let by_client = client.map(|c| (Rule::SendPerIp, c));
-        let by_address = PER_ADDRESS.iter().map(|r| (*r, to.address));
-        for (rule, subject) in by_client.into_iter().chain(by_address) {
-            if let Err(limited) = self.limiter.hit(rule, subject, now).await? {
-                tracing::info!(
-                    rule = rule.id(),
-                    via = to.via.as_str(),
-                    "a message was held back by a send limit"
-                );
-                return Ok(Admission::Limited {
-                    retry_after: limited.retry_after,
-                });
-            }
+        let mut batch = self.limiter.batch(now);
+        if let Some(c) = client {
+            batch = batch.rule(Rule::SendPerIp, c);
         }
-        Ok(Admission::Send)
+        batch = batch
+            .rule(Rule::VerificationSendPerAddressShort, to.address)
+            .rule(Rule::VerificationSendPerAddressDay, to.address);
+        let dest = match to.via {
+            Via::Sms => match self.sms.check(Channel::Sms, to.address) {
+                Ok(d) => {
+                    batch = self.sms.caps(&d, batch);
+                    Some(d)
+                }
+                Err(refused) => return Ok(Admission::Refused(refused.refusal)),
+            },
+            Via::Email => None,
+        };
+        let Err(limited) = batch.hit().await? else {
+            return Ok(Admission::Send);
+        };
+        if let Some(refused) = dest
+            .as_ref()
+            .and_then(|d| self.sms.cap_refusal(Channel::Sms, d, &limited))
+        {
+            return Ok(Admission::Refused(refused.refusal));
+        }
+        tracing::info!(
+            rule = limited.rule.id(),
+            via = to.via.as_str(),
+            "a message was held back by a send limit"
+        );
+        Ok(Admission::Limited {
+            retry_after: limited.retry_after,
+        })
     }
 }

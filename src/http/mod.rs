@@ -2,16 +2,20 @@
 //! Only this layer knows actix, status codes and content negotiation.
 
 pub mod admin;
+pub mod admin_hosts;
 pub mod client_ip;
 pub mod error;
+pub mod fetch_metadata;
 pub mod flows;
 mod health;
 pub mod negotiate;
 mod request_span;
 pub use request_span::RedactedRootSpan;
 mod pagination;
+pub mod protect;
 mod public;
 mod schemas;
+pub mod slow_clients;
 mod state;
 pub mod ui;
 

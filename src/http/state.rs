@@ -42,6 +42,10 @@ pub struct AppState {
     pub dev: bool,
     /// The built-in pages' templates and catalogues, loaded at start.
     pub ui: crate::http::ui::Ui,
+    /// `protection.sms`: which numbers get an SMS or a call, and the daily caps.
+    pub sms_policy: crate::delivery::sms_policy::SmsPolicy,
+    /// The middleware's policies (cross-site refusal, admin hosts, body deadline).
+    pub guards: crate::http::protect::Guards,
 }
 
 #[derive(Debug, Clone)]

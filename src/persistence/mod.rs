@@ -27,6 +27,7 @@ pub use courier_rows::{
     Sealed,
 };
 pub use identities::IdentityPage;
+pub use ratelimit::CounterHit;
 
 /// Writes `mod pg` and `mod lite` from one body, with `Db` bound to the backend.
 macro_rules! backend_modules {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, dispatch};
 pub use phone_rows::{
-    Advance, ApiKey, ApiKeyAuth, DeliveryRow, DueStep, NewPhoneRequest, PhoneCodeUse,
+    Advance, ApiKey, ApiKeyAuth, CodeOutcome, DeliveryRow, DueStep, NewPhoneRequest, PhoneCodeUse,
     PhoneRequestRow, SendOutcome,
 };
 
@@ -37,7 +37,25 @@ impl Store {
     }
     /// `true` exactly once per request: for the right, current, unexpired code within budget.
     pub async fn use_phone_code(&self, u: PhoneCodeUse<'_>) -> Result<bool, StoreError> {
+        Ok(self.try_phone_code(u).await? == CodeOutcome::Verified)
+    }
+    /// `use_phone_code`, saying whether a failed attempt was a wrong code (which counts
+    /// against the number's daily budget) or no usable request at all.
+    pub async fn try_phone_code(&self, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
         dispatch!(self, use_code(u))
+    }
+    /// The number of this key's request, whatever its state.
+    pub async fn phone_request_number(
+        &self,
+        request_id: &str,
+        api_key_id: Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, request_number(request_id, api_key_id))
+    }
+    /// Cancels the pending fallback step `step` of a request (the SMS policy refused the
+    /// call); `false` when another runner moved it on first.
+    pub async fn stop_phone_fallback(&self, id: &str, step: i32) -> Result<bool, StoreError> {
+        dispatch!(self, stop_fallback(id, step))
     }
     pub async fn due_phone_steps(
         &self,
@@ -80,6 +98,9 @@ const MARK_VERIFIED: &str = r#"UPDATE phone_verifications
     WHERE id = $1 AND status = 'pending'"#;
 const MARK_FAILED: &str = r#"UPDATE phone_verifications
     SET status = 'failed', next_step_at = NULL, code_sealed = NULL WHERE id = $1 AND status = 'pending'"#;
+const REQUEST_NUMBER: &str =
+    "SELECT phone_number FROM phone_verifications WHERE id = $1 AND api_key_id = $2";
+const STOP_FALLBACK: &str = "UPDATE phone_verifications SET next_step_at = NULL WHERE id = $1 AND step = $2 AND status = 'pending'";
 const DUE_STEPS: &str = r#"SELECT id, phone_number, sender_name, code_sealed, expires_at, step
     FROM phone_verifications WHERE status = 'pending' AND next_step_at IS NOT NULL AND next_step_at <= $1
     ORDER BY next_step_at LIMIT $2"#;
@@ -162,13 +183,22 @@ super::backend_modules! {
         Ok(SendOutcome::Queued)
     }
 
-    pub async fn use_code(pool: &Pool<Db>, u: PhoneCodeUse<'_>) -> Result<bool, StoreError> {
+    pub async fn request_number(pool: &Pool<Db>, id: &str, key: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(REQUEST_NUMBER).bind(id).bind(key).fetch_optional(pool).await?)
+    }
+
+    pub async fn stop_fallback(pool: &Pool<Db>, id: &str, step: i32) -> Result<bool, StoreError> {
+        let r = sqlx::query(STOP_FALLBACK).bind(id).bind(step).execute(pool).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn use_code(pool: &Pool<Db>, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = use_in(&mut tx, u).await;
         crate::persistence::finish(tx, result).await
     }
 
-    async fn use_in(tx: &mut Transaction<'static, Db>, u: PhoneCodeUse<'_>) -> Result<bool, StoreError> {
+    async fn use_in(tx: &mut Transaction<'static, Db>, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
         // Counted first, under the row lock: concurrent attempts queue here.
         let row: Option<(i32, String, String, DateTime<Utc>)> = sqlx::query_as(COUNT_ATTEMPT)
             .bind(u.request_id)
@@ -176,14 +206,14 @@ super::backend_modules! {
             .fetch_optional(&mut **tx)
             .await?;
         let Some((attempts, status, code_hmac, expires_at)) = row else {
-            return Ok(false);
+            return Ok(CodeOutcome::Unusable);
         };
         if status != "pending" || u.now >= expires_at {
-            return Ok(false);
+            return Ok(CodeOutcome::Unusable);
         }
         if attempts > u.max_attempts {
             sqlx::query(MARK_FAILED).bind(u.request_id).execute(&mut **tx).await?;
-            return Ok(false);
+            return Ok(CodeOutcome::Unusable);
         }
         let mut matched = false;
         for c in u.candidates {
@@ -193,10 +223,10 @@ super::backend_modules! {
             if attempts >= u.max_attempts {
                 sqlx::query(MARK_FAILED).bind(u.request_id).execute(&mut **tx).await?;
             }
-            return Ok(false);
+            return Ok(CodeOutcome::Wrong);
         }
         let done = sqlx::query(MARK_VERIFIED).bind(u.request_id).bind(u.now).execute(&mut **tx).await?;
-        Ok(done.rows_affected() == 1)
+        Ok(if done.rows_affected() == 1 { CodeOutcome::Verified } else { CodeOutcome::Unusable })
     }
 
     pub async fn due_steps(pool: &Pool<Db>, now: DateTime<Utc>, limit: i64) -> Result<Vec<DueStep>, StoreError> {

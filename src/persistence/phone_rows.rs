@@ -47,6 +47,17 @@ pub enum SendOutcome {
     NoCredits,
 }
 
+/// What one verify-sms attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// The right code: the request is verified now.
+    Verified,
+    /// A wrong code for a pending, unexpired request within its attempts (counted).
+    Wrong,
+    /// No such request for this key, or it is verified, failed, expired or out of attempts.
+    Unusable,
+}
+
 /// A verification attempt: the HMACs of the submitted code under every key.
 #[derive(Debug)]
 pub struct PhoneCodeUse<'a> {

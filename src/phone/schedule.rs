@@ -1,7 +1,8 @@
 //! The voice fallback (seed 002). The schedule lives in `phone_verifications` (`step`,
 //! `next_step_at`), so a restart loses nothing: step 0 → 1 calls with the same code (valid
 //! until the SMS code expires), step 1 → 2 calls with a new code valid
-//! `second_code_lifespan`. A verified or failed request has no `next_step_at`, which cancels it.
+//! `second_code_lifespan`. A verified or failed request has no `next_step_at`, which cancels it;
+//! so does a call the SMS policy refuses (`protection.sms`, caps included).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -20,6 +21,19 @@ impl PhoneService {
         let due = self.store.due_phone_steps(now, BATCH).await?;
         let mut queued = 0;
         for step in due {
+            // A call is a message too: the SMS policy and its daily caps apply.
+            if let Err(refused) = self
+                .policy
+                .admit(Channel::Voice, &step.phone_number, now)
+                .await?
+            {
+                tracing::debug!(
+                    reason = refused.refusal.reason(),
+                    "voice fallback cancelled"
+                );
+                self.store.stop_phone_fallback(&step.id, step.step).await?;
+                continue;
+            }
             let Some(advance) = self.plan(&step, now)? else {
                 continue;
             };

@@ -9,9 +9,11 @@ use uuid::Uuid;
 
 use super::config::PhoneVerificationConfig;
 use super::keys;
+use crate::audit::{Actor, AuditEvent};
 use crate::courier::{Channel, Courier, CourierError, OutboxMessage, Sealer, TemplateKind};
 use crate::crypto::Keyring;
-use crate::persistence::phone::{NewPhoneRequest, PhoneCodeUse, SendOutcome};
+use crate::delivery::sms_policy::SmsPolicy;
+use crate::persistence::phone::{CodeOutcome, NewPhoneRequest, PhoneCodeUse, SendOutcome};
 use crate::persistence::{Store, StoreError};
 use crate::ratelimit::{RateLimiter, Rule};
 
@@ -55,6 +57,7 @@ pub struct PhoneService {
     pub(super) keyring: Keyring,
     pub(super) sealer: Sealer,
     pub(super) limiter: RateLimiter,
+    pub(super) policy: SmsPolicy,
     pub(super) cfg: Arc<PhoneVerificationConfig>,
 }
 
@@ -93,6 +96,7 @@ impl PhoneService {
         courier: Courier,
         keyring: Keyring,
         limiter: RateLimiter,
+        policy: SmsPolicy,
         cfg: PhoneVerificationConfig,
     ) -> Self {
         // The courier's keys: derived once at start, and the same ones even when no secret
@@ -104,6 +108,7 @@ impl PhoneService {
             keyring,
             sealer,
             limiter,
+            policy,
             cfg: Arc::new(cfg),
         }
     }
@@ -182,15 +187,23 @@ impl PhoneService {
         let (key, secret) = header
             .and_then(keys::parse_basic)
             .ok_or(PhoneError::Unauthorized)?;
-        let stored = self
-            .store
-            .api_key_auth(&key)
-            .await?
-            .ok_or(PhoneError::Unauthorized)?;
-        if keys::secret_matches(&self.keyring, &stored, &secret) {
-            Ok(stored.id)
-        } else {
-            Err(PhoneError::Unauthorized)
+        let stored = self.store.api_key_auth(&key).await?;
+        match stored {
+            Some(stored) if keys::secret_matches(&self.keyring, &stored, &secret) => {
+                let key_id = stored.id;
+                crate::audit::event(AuditEvent::ApiKeyUsed {
+                    key_id,
+                    actor: Actor::default(),
+                });
+                Ok(key_id)
+            }
+            _ => {
+                crate::audit::event(AuditEvent::ApiKeyRefused(Actor {
+                    subject: Some(&key),
+                    ..Actor::default()
+                }));
+                Err(PhoneError::Unauthorized)
+            }
         }
     }
 
@@ -228,13 +241,29 @@ impl PhoneService {
         req: &SendSms,
         now: DateTime<Utc>,
     ) -> Result<String, PhoneError> {
-        for (rule, subject) in [
-            (Rule::PhoneApiSendPerKey, api_key.to_string()),
-            (Rule::PhoneApiSendPerNumber, req.phone_number.clone()),
-        ] {
-            if let Err(l) = self.limiter.hit(rule, &subject, now).await? {
-                return Err(PhoneError::Limited(l.retry_after));
-            }
+        let dest = self
+            .policy
+            .check(Channel::Sms, &req.phone_number)
+            .map_err(|r| {
+                invalid(
+                    "phone_number",
+                    "sms_policy",
+                    format!(
+                        "this number cannot be sent codes ({}); nothing was sent",
+                        r.refusal.reason()
+                    ),
+                )
+            })?;
+        // The key's and the number's limits and the SMS caps: one statement.
+        let key = api_key.to_string();
+        let batch = self
+            .limiter
+            .batch(now)
+            .rule(Rule::PhoneApiSendPerKey, &key)
+            .rule(Rule::PhoneApiSendPerNumber, &dest.number);
+        if let Err(l) = self.policy.caps(&dest, batch).hit().await? {
+            let _ = self.policy.cap_refusal(Channel::Sms, &dest, &l);
+            return Err(PhoneError::Limited(l.retry_after));
         }
         let uuid = keys::new_request_id();
         let id = uuid.simple().to_string();
@@ -266,25 +295,47 @@ impl PhoneService {
             now,
         };
         match self.store.send_phone_request(&row).await? {
-            SendOutcome::Queued => Ok(row.id),
+            SendOutcome::Queued => {
+                crate::audit::event(AuditEvent::PhoneCodeSent {
+                    key_id: api_key,
+                    actor: Actor {
+                        subject: Some(&row.phone_number),
+                        ..Actor::default()
+                    },
+                });
+                Ok(row.id)
+            }
             SendOutcome::NoCredits => Err(PhoneError::NoCredits),
         }
     }
 
-    /// `true` only for the right code of a pending request of this key, in time.
+    /// `true` only for the right code of a pending request of this key, in time. Wrong codes
+    /// also count against the number's daily budget across its requests; once it is spent
+    /// the answer is 429 and no code is checked (even a right one).
     pub async fn verify(
         &self,
         api_key: Uuid,
         req: &VerifySms,
         now: DateTime<Utc>,
     ) -> Result<bool, PhoneError> {
+        let Some(number) = self
+            .store
+            .phone_request_number(&req.request_id, api_key)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let budget = Rule::PhoneApiFailuresPerNumberDay;
+        if let Err(l) = self.limiter.check(budget, &number, now).await? {
+            return Err(PhoneError::Limited(l.retry_after));
+        }
         let candidates = self.keyring.candidates_hex(
             CODE_PURPOSE,
             format!("{}:{}", req.request_id, req.received_code).as_bytes(),
         );
-        let used = self
+        let outcome = self
             .store
-            .use_phone_code(PhoneCodeUse {
+            .try_phone_code(PhoneCodeUse {
                 request_id: &req.request_id,
                 api_key_id: api_key,
                 candidates: &candidates,
@@ -292,6 +343,27 @@ impl PhoneService {
                 now,
             })
             .await?;
-        Ok(used)
+        let actor = Actor {
+            subject: Some(&number),
+            ..Actor::default()
+        };
+        match outcome {
+            CodeOutcome::Verified => {
+                crate::audit::event(AuditEvent::PhoneCodeVerified {
+                    key_id: api_key,
+                    actor,
+                });
+            }
+            CodeOutcome::Wrong => {
+                crate::audit::event(AuditEvent::PhoneCodeRejected {
+                    key_id: api_key,
+                    actor,
+                });
+                // The trip, if any, is audited by the limiter; this answer stays `false`.
+                let _ = self.limiter.hit(budget, &number, now).await?;
+            }
+            CodeOutcome::Unusable => {}
+        }
+        Ok(outcome == CodeOutcome::Verified)
     }
 }

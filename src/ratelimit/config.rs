@@ -32,6 +32,9 @@ pub struct RateLimitsConfig {
     pub phone_sends_per_number_10m: u32,
     /// Partner phone API: sends per API key per minute.
     pub phone_sends_per_key_minute: u32,
+    /// Partner phone API: wrong codes for one number per 24 hours, across requests, so new
+    /// requests do not reset the guess budget of a 4-digit code (10 failures: at most 0.1 %).
+    pub phone_failures_per_number_day: u32,
 }
 
 impl Default for RateLimitsConfig {
@@ -48,6 +51,7 @@ impl Default for RateLimitsConfig {
             login_failures_per_account_15m: 10,
             phone_sends_per_number_10m: 5,
             phone_sends_per_key_minute: 100,
+            phone_failures_per_number_day: 10,
         }
     }
 }
@@ -71,6 +75,7 @@ mod tests {
         assert_eq!(cfg.login_failures_per_account_15m, 10);
         assert_eq!(cfg.phone_sends_per_number_10m, 5);
         assert_eq!(cfg.phone_sends_per_key_minute, 100);
+        assert_eq!(cfg.phone_failures_per_number_day, 10);
     }
 
     #[test]

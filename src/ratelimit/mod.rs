@@ -13,6 +13,11 @@
 //! - **No PII at rest.** Keys are `<rule>:<HMAC(rule, subject)>` under the first secret of the
 //!   keyring. Rotating that secret restarts every counter, which is acceptable for windows of
 //!   at most a day; a random keyring (no secret configured) also means per-process counters.
+//! - **One statement per request.** `hit_many` and `Batch` bump every counter a request
+//!   touches in one multi-row upsert, written in key order so overlapping batches cannot
+//!   deadlock on Postgres.
+//! - **Trips are visible.** Every over-limit answer writes an audit line (`rate_limited`,
+//!   subject as a keyed hash) and counts `verity_ratelimit_trips_total{rule}`.
 //! - **Fail closed.** A database error is returned, never treated as "allowed"; callers answer
 //!   503 (ASVS 5.0 16.5.3).
 //!
@@ -20,7 +25,9 @@
 //! key by the *submitted* address or identifier, not by identity id, so known and unknown
 //! accounts are limited alike.
 
+mod batch;
 mod config;
+mod rule;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -29,8 +36,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+pub use batch::Batch;
 pub use config::RateLimitsConfig;
+pub use rule::Rule;
 
+use crate::audit::{Actor, AuditEvent};
 use crate::crypto::{Keyring, hex};
 use crate::persistence::{Store, StoreError};
 
@@ -39,96 +49,11 @@ use crate::persistence::{Store, StoreError};
 const PURGE_EVERY: u64 = 100;
 const MAC_PURPOSE: &str = "rate-limit";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Verification messages per address, default 5 per 10 minutes.
-    VerificationSendPerAddressShort,
-    /// Verification messages per address, default 10 per 24 hours.
-    VerificationSendPerAddressDay,
-    /// Wrong codes per address across flows and resends, default 20 per 24 hours.
-    CodeFailuresPerAddressDay,
-    /// Flows created per client IP, default 60 per minute.
-    FlowCreatePerIp,
-    /// Messages triggered per client IP, default 30 per 10 minutes.
-    SendPerIp,
-    /// Form submissions per client IP, default 60 per minute.
-    SubmitPerIp,
-    /// Login attempts per client IP, default 30 per minute.
-    LoginPerIp,
-    /// Failed logins per submitted identifier, default 10 per 15 minutes.
-    LoginFailuresPerAccount,
-    /// Partner API sends per phone number, default 5 per 10 minutes.
-    PhoneApiSendPerNumber,
-    /// Partner API sends per API key, default 100 per minute.
-    PhoneApiSendPerKey,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 10] = [
-        Rule::VerificationSendPerAddressShort,
-        Rule::VerificationSendPerAddressDay,
-        Rule::CodeFailuresPerAddressDay,
-        Rule::FlowCreatePerIp,
-        Rule::SendPerIp,
-        Rule::SubmitPerIp,
-        Rule::LoginPerIp,
-        Rule::LoginFailuresPerAccount,
-        Rule::PhoneApiSendPerNumber,
-        Rule::PhoneApiSendPerKey,
-    ];
-
-    /// Stable name, stored as the key's prefix: renaming one restarts its counters.
-    pub fn id(self) -> &'static str {
-        match self {
-            Rule::VerificationSendPerAddressShort => "verification_send_address_10m",
-            Rule::VerificationSendPerAddressDay => "verification_send_address_day",
-            Rule::CodeFailuresPerAddressDay => "code_failure_address_day",
-            Rule::FlowCreatePerIp => "flow_create_ip_1m",
-            Rule::SendPerIp => "send_ip_10m",
-            Rule::SubmitPerIp => "submit_ip_1m",
-            Rule::LoginPerIp => "login_ip_1m",
-            Rule::LoginFailuresPerAccount => "login_failure_account_15m",
-            Rule::PhoneApiSendPerNumber => "phone_send_number_10m",
-            Rule::PhoneApiSendPerKey => "phone_send_key_1m",
-        }
-    }
-
-    /// Length of the rule's window in seconds.
-    pub fn window_secs(self) -> i64 {
-        match self {
-            Rule::FlowCreatePerIp
-            | Rule::SubmitPerIp
-            | Rule::LoginPerIp
-            | Rule::PhoneApiSendPerKey => 60,
-            Rule::VerificationSendPerAddressShort
-            | Rule::SendPerIp
-            | Rule::PhoneApiSendPerNumber => 600,
-            Rule::LoginFailuresPerAccount => 900,
-            Rule::VerificationSendPerAddressDay | Rule::CodeFailuresPerAddressDay => 86_400,
-        }
-    }
-
-    /// Hits allowed per window; 0 means the rule is off.
-    pub fn limit(self, cfg: &RateLimitsConfig) -> u32 {
-        match self {
-            Rule::VerificationSendPerAddressShort => cfg.verification_sends_per_address_10m,
-            Rule::VerificationSendPerAddressDay => cfg.verification_sends_per_address_day,
-            Rule::CodeFailuresPerAddressDay => cfg.code_failures_per_address_day,
-            Rule::FlowCreatePerIp => cfg.flows_per_ip_minute,
-            Rule::SendPerIp => cfg.sends_per_ip_10m,
-            Rule::SubmitPerIp => cfg.submissions_per_ip_minute,
-            Rule::LoginPerIp => cfg.logins_per_ip_minute,
-            Rule::LoginFailuresPerAccount => cfg.login_failures_per_account_15m,
-            Rule::PhoneApiSendPerNumber => cfg.phone_sends_per_number_10m,
-            Rule::PhoneApiSendPerKey => cfg.phone_sends_per_key_minute,
-        }
-    }
-}
-
-/// The limit is reached; try again after `retry_after` (whole seconds, at least 1 s).
+/// The limit of `rule` is reached; try again after `retry_after` (whole seconds, at least 1 s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limited {
     pub retry_after: Duration,
+    pub rule: Rule,
 }
 
 #[derive(Clone, Debug)]
@@ -169,25 +94,42 @@ impl RateLimiter {
         self.inner.cfg.enabled
     }
 
+    pub fn config(&self) -> &RateLimitsConfig {
+        &self.inner.cfg
+    }
+
     /// Counts one hit of `rule` for `subject` (an address, IP key or account identifier) and
     /// says whether it is over the limit: the (limit+1)th hit in a window is `Limited`.
-    /// A database failure is `Err`, never a silent pass; answer 503.
+    /// A database failure is `Err`, never a silent pass; answer 503. With `enabled: false`
+    /// (or a limit of 0) this answers `Ok(Ok(()))` without touching the database, so callers
+    /// need no `Option<RateLimiter>`.
     pub async fn hit(
         &self,
         rule: Rule,
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<(), Limited>, StoreError> {
-        let Some((limit, slot)) = self.slot(rule, subject, now) else {
-            return Ok(Ok(()));
-        };
-        let count = self
-            .inner
-            .store
-            .hit_rate_limit(&slot.key, slot.start, slot.end)
-            .await?;
-        self.maybe_purge(now).await;
-        Ok(verdict(rule, count > limit, &slot, now))
+        self.batch(now).rule(rule, subject).hit().await
+    }
+
+    /// Counts one hit of every `(rule, subject)` in ONE database statement and answers the
+    /// first rule, in the order given, that is over its limit. Every rule is counted, even
+    /// after one trips, as separate `hit` calls in a row would not be.
+    pub async fn hit_many(
+        &self,
+        hits: &[(Rule, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), Limited>, StoreError> {
+        hits.iter()
+            .fold(self.batch(now), |b, (rule, subject)| b.rule(*rule, subject))
+            .hit()
+            .await
+    }
+
+    /// A batch of hits to count in one statement, for rules with configured limits
+    /// (`Batch::rule`) and budgets with limits of their own (`Batch::budget`).
+    pub fn batch(&self, now: DateTime<Utc>) -> Batch<'_> {
+        Batch::new(self, now)
     }
 
     /// Checks without counting: `Limited` once the window already holds `limit` hits. Used
@@ -208,7 +150,10 @@ impl RateLimiter {
             .store
             .peek_rate_limit(&slot.key, slot.start)
             .await?;
-        Ok(verdict(rule, count >= limit, &slot, now))
+        if count < limit {
+            return Ok(Ok(()));
+        }
+        Ok(Err(tripped(rule, subject, &slot, now)))
     }
 
     /// Deletes counters whose window has ended; for a periodic job such as the courier loop.
@@ -235,6 +180,22 @@ impl RateLimiter {
             return None;
         }
         Some((i64::from(limit), slot(&self.inner.keys, rule, subject, now)))
+    }
+}
+
+/// A trip: the audit line (subject only as a keyed hash), the metric, and the answer.
+fn tripped(rule: Rule, subject: &str, slot: &Slot, now: DateTime<Utc>) -> Limited {
+    crate::audit::event(AuditEvent::RateLimited {
+        rule: rule.id(),
+        actor: Actor {
+            subject: Some(subject),
+            ..Actor::default()
+        },
+    });
+    metrics::counter!("verity_ratelimit_trips_total", "rule" => rule.id()).increment(1);
+    Limited {
+        retry_after: retry_after(slot.end, now),
+        rule,
     }
 }
 
@@ -266,17 +227,6 @@ fn window(now: DateTime<Utc>, len: i64, phase: i64) -> (DateTime<Utc>, DateTime<
 fn retry_after(end: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     let millis = (end - now).num_milliseconds().max(0) as u64;
     Duration::from_secs(millis.div_ceil(1000).max(1))
-}
-
-fn verdict(rule: Rule, over: bool, slot: &Slot, now: DateTime<Utc>) -> Result<(), Limited> {
-    if !over {
-        return Ok(());
-    }
-    // The subject is not logged: it may be an address (no PII in logs).
-    tracing::debug!(rule = rule.id(), "rate limit reached");
-    Err(Limited {
-        retry_after: retry_after(slot.end, now),
-    })
 }
 
 /// The key for an IP: IPv4 as /32, IPv6 as its /64 prefix (one customer LAN usually holds a

@@ -144,6 +144,11 @@ fn rules_map_to_their_config_fields_and_windows() {
         (Rule::LoginFailuresPerAccount, 10, 900),
         (Rule::PhoneApiSendPerNumber, 5, 600),
         (Rule::PhoneApiSendPerKey, 100, 60),
+        (Rule::PhoneApiFailuresPerNumberDay, 10, 86_400),
+        // Limits from protection.sms, applied through Batch::budget only.
+        (Rule::SmsPerRangeDay, 0, 86_400),
+        (Rule::SmsPerCountryDay, 0, 86_400),
+        (Rule::SmsGlobalDay, 0, 86_400),
     ];
     assert_eq!(expected.len(), Rule::ALL.len());
     for (rule, limit, window) in expected {

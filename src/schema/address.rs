@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use email_address::{EmailAddress, Options as EmailOptions};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 /// RFC 5321 limits a forward path to 256 octets including the angle brackets.
 const MAX_EMAIL_LEN: usize = 254;
@@ -74,10 +75,15 @@ pub enum AddressError {
     UnknownVia(String),
 }
 
-/// Trims and lower-cases an email address and checks it is a plain `local@domain` address.
+/// The one canonical form of an email address, for storing and for every lookup: trimmed,
+/// the local part in Unicode NFC and lower case, the domain as IDNA A-labels (punycode, UTS #46
+/// mapping, STD3 rules), so `Kim@Bücher.DE` and `kim@xn--bcher-kva.de` are one address.
 ///
-/// Lower-casing the local part is not RFC-correct but is what Kratos does, and it keeps
-/// `Alice@x` and `alice@x` from becoming two accounts.
+/// A-labels rather than Unicode: they are what DNS and SMTP without SMTPUTF8 use, so the stored
+/// form is also the form mail is sent to; UTS #46 maps case and compatibility variants to one
+/// label, which a Unicode comparison would need the same mapping for; and mixed-script look-alikes
+/// stay visibly distinct (`xn--…`). Lower-casing the local part is not RFC-correct but is what
+/// Kratos does, and it keeps `Alice@x` and `alice@x` from becoming two accounts.
 pub fn normalize_email(raw: &str) -> Result<String, AddressError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -90,13 +96,24 @@ pub fn normalize_email(raw: &str) -> Result<String, AddressError> {
     if trimmed.chars().count() > MAX_EMAIL_LEN {
         return Err(AddressError::TooLong { max: MAX_EMAIL_LEN });
     }
-    let lowered = trimmed.to_lowercase();
+    let (local, domain) = trimmed.rsplit_once('@').ok_or(AddressError::InvalidEmail)?;
+    let local: String = local.nfc().collect::<String>().to_lowercase();
+    let domain = if domain.starts_with('[') {
+        // An address literal (`[192.0.2.1]`) has no labels to map.
+        domain.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii_strict(domain).map_err(|_| AddressError::InvalidEmail)?
+    };
+    let canonical = format!("{local}@{domain}");
+    if canonical.chars().count() > MAX_EMAIL_LEN {
+        return Err(AddressError::TooLong { max: MAX_EMAIL_LEN });
+    }
     // `EmailAddress::is_valid` minus display text: `Name <a@b>` is not an address we can
     // store or compare, so it is rejected here and in the schema's `email` format alike.
-    if EmailAddress::parse_with_options(&lowered, email_options()).is_err() {
+    if EmailAddress::parse_with_options(&canonical, email_options()).is_err() {
         return Err(AddressError::InvalidEmail);
     }
-    Ok(lowered)
+    Ok(canonical)
 }
 
 /// The `email_address` options shared with the schema's `email` format check.
@@ -154,6 +171,33 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(normalize_email(raw).as_deref(), Ok(want), "input {raw:?}");
+        }
+    }
+
+    #[test]
+    fn idn_domains_have_one_form_whichever_is_typed() {
+        let want = Ok("kim@xn--bcher-kva.de".to_owned());
+        for raw in [
+            "kim@bücher.de",
+            "Kim@Bücher.DE",
+            "kim@xn--bcher-kva.de",
+            "KIM@XN--BCHER-KVA.DE",
+            "kim@bu\u{308}cher.de", // ü as u + combining diaeresis
+            "kim@ｂücher.de",       // a full-width b
+        ] {
+            assert_eq!(normalize_email(raw), want, "{raw:?}");
+        }
+        // The local part is NFC and lower case too.
+        assert_eq!(
+            normalize_email("Jose\u{301}@example.com"),
+            normalize_email("jos\u{e9}@example.com")
+        );
+        for bad in ["kim@xn--zz.de", "kim@bad_label.de", "kim@-dash.de"] {
+            assert_eq!(
+                normalize_email(bad),
+                Err(AddressError::InvalidEmail),
+                "{bad}"
+            );
         }
     }
 

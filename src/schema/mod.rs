@@ -17,9 +17,7 @@ mod tests;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use jsonschema::{
-    Draft, EmailOptions, Keyword, PatternOptions, ValidationError, Validator, paths::Location,
-};
+use jsonschema::{Draft, Keyword, PatternOptions, ValidationError, Validator, paths::Location};
 use serde_json::{Map, Value};
 
 pub use address::{AddressError, Via, normalize_email, normalize_phone};
@@ -113,7 +111,10 @@ impl IdentitySchema {
             .offline()
             .should_validate_formats(true)
             .with_format("tel", |s: &str| normalize_phone(s).is_ok())
-            .with_email_options(EmailOptions::default().without_display_text())
+            // The one normaliser decides what an address is, on every path: the verification
+            // form, login identifiers and these formats accept the same strings.
+            .with_format("email", |s: &str| normalize_email(s).is_ok())
+            .with_format("idn-email", |s: &str| normalize_email(s).is_ok())
             // Linear-time matching: patterns run on user input, and Kratos (Go RE2) never
             // accepted backtracking-only syntax anyway.
             .with_pattern_options(PatternOptions::regex())

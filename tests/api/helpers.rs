@@ -60,6 +60,13 @@ pub fn base_settings(dsn: &str) -> Settings {
     s
 }
 
+/// Secrets a server outside `--dev` accepts (the bundled ones are refused there).
+pub fn production_secrets(s: &mut Settings) {
+    let secret = |c: char| verity::config::Sensitive::new(c.to_string().repeat(64));
+    s.secrets.default = vec![secret('a')];
+    s.secrets.cookie = vec![secret('b')];
+}
+
 /// Postgres for tests: `TEST_DATABASE_URL`, or a loud skip (a failure under CI).
 pub fn postgres_url() -> Option<String> {
     pg_schema::test_database_url()

@@ -211,3 +211,153 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
         assert!(!logs.contains(secret), "{secret:?} appears in the logs");
     }
 }
+
+/// Audit events (issue 15.9): the real binary, JSON logs at the default level, partner API
+/// traffic that authenticates, fails, sends, trips a limit and hits the SMS policy. Each event
+/// is one line with its name and outcome; numbers and secrets appear in none of them. The
+/// short-code warning is printed at start.
+#[tokio::test]
+async fn audit_events_are_one_json_line_each_without_secrets_or_numbers() {
+    verity::install_crypto_provider();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = TempDir::new();
+    let sqlite = format!("sqlite://{}/audit.sqlite?mode=rwc", dir.0.display());
+    let schemas = format!("file://{root}/identity-schemas/");
+    let config: String = std::fs::read_to_string(format!("{root}/config.yml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("base_url:"))
+        .map(|l| {
+            l.replace("port: 4433", "port: 0")
+                .replace("port: 4434", "port: 0")
+                .replace("file://identity-schemas/", &schemas)
+                .replace("sqlite://verity.sqlite?mode=rwc", &sqlite)
+                + "\n"
+        })
+        .collect();
+    let path = dir.0.join("config.yml");
+    std::fs::write(&path, &config).unwrap();
+    let log_path = dir.0.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verity"))
+        .args(["serve", "--dev", "--config", path.to_str().unwrap()])
+        .env_remove("VERITY_LOG")
+        .envs([
+            ("LOG_FORMAT", "json"),
+            ("SELFSERVICE_RATE_LIMITS_PHONE_SENDS_PER_NUMBER_10M", "1"),
+            ("SELFSERVICE_METHODS_CODE_CONFIG_LENGTH", "4"),
+            ("SELFSERVICE_METHODS_CODE_CONFIG_ALLOW_SHORT_CODES", "true"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut public, mut admin) = (None, None);
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(u) = line.trim().strip_prefix("Public API:") {
+                public = Some(u.trim().trim_end_matches('/').to_owned());
+            }
+            if let Some(u) = line.trim().strip_prefix("Admin API:") {
+                admin = Some(u.trim().trim_end_matches('/').to_owned());
+            }
+            if let (Some(p), Some(a)) = (&public, &admin) {
+                let _ = tx.send((p.clone(), a.clone()));
+            }
+        }
+    });
+    let (public, admin): (String, String) = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap_or_default();
+    assert!(!public.is_empty(), "the server printed its addresses");
+
+    let http = reqwest::Client::new();
+    let key: Value = http
+        .post(format!("{admin}/admin/api-keys"))
+        .json(&json!({"name": "partner", "credits": 5}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) = (
+        key["key"].as_str().unwrap(),
+        key["secret"].as_str().unwrap(),
+    );
+    let send = |number: &str, password: &str| {
+        http.post(format!("{public}/fraud/send-sms"))
+            .basic_auth(id, Some(password))
+            .json(&json!({"phone_number": number}))
+            .send()
+    };
+    assert_eq!(
+        send("+12025550163", "wrong-secret").await.unwrap().status(),
+        401
+    );
+    let sent: Value = send("+12025550163", secret)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let request_id = sent["request_id"].as_str().unwrap().to_owned();
+    assert_eq!(send("+12025550163", secret).await.unwrap().status(), 429);
+    assert_eq!(send("+449091234567", secret).await.unwrap().status(), 400);
+    let verified: Value = http
+        .post(format!("{public}/fraud/verify-sms"))
+        .basic_auth(id, Some(secret))
+        .json(&json!({"request_id": request_id, "received_code": "0000"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let audit: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "audit")
+        .collect();
+    let count = |event: &str| {
+        audit
+            .iter()
+            .filter(|v| v["fields"]["event"] == event)
+            .count()
+    };
+    assert_eq!(count("api_key_created"), 1, "{logs}");
+    assert_eq!(count("api_key_refused"), 1, "{logs}");
+    assert!(count("api_key_used") >= 4, "{logs}");
+    assert_eq!(count("phone_code_sent"), 1, "{logs}");
+    assert_eq!(count("sms_refused"), 1, "{logs}");
+    // A wrong code is "rejected"; a lucky 0000 is "verified": either way one line.
+    let verdict = if verified["is_verified"] == true {
+        "phone_code_verified"
+    } else {
+        "phone_code_rejected"
+    };
+    assert_eq!(count(verdict), 1, "{logs}");
+    let trip = audit
+        .iter()
+        .find(|v| v["fields"]["event"] == "rate_limited")
+        .expect("a rate_limited line");
+    assert_eq!(trip["fields"]["detail"], "phone_send_number_10m");
+    assert_eq!(trip["fields"]["outcome"], "refused");
+    assert_eq!(trip["fields"]["subject"].as_str().unwrap().len(), 32);
+    assert!(
+        logs.contains("\"level\":\"WARN\"") && logs.contains("refused by the SMS policy"),
+        "the WARN line of the refusal"
+    );
+    assert!(
+        logs.contains("below NIST 800-63B"),
+        "the short-code warning at start"
+    );
+    for secret in [secret, "2025550163", "9091234567", "wrong-secret"] {
+        assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+    }
+}

@@ -23,6 +23,29 @@ pub struct Key {
 }
 
 pub async fn spawn_phone(tweak: impl FnOnce(&mut Settings)) -> Phone {
+    let gateway = gateway().await;
+    let settings = phone_settings(&gateway);
+    let app = spawn_with(|s| {
+        settings(s);
+        tweak(s);
+    })
+    .await;
+    Phone { app, gateway }
+}
+
+/// `spawn_phone` on a fresh schema of the test Postgres; `None` when there is none.
+pub async fn spawn_phone_postgres(tweak: impl FnOnce(&mut Settings)) -> Option<Phone> {
+    let gateway = gateway().await;
+    let settings = phone_settings(&gateway);
+    let app = crate::helpers::spawn_postgres_with(|s| {
+        settings(s);
+        tweak(s);
+    })
+    .await?;
+    Some(Phone { app, gateway })
+}
+
+async fn gateway() -> MockServer {
     let gateway = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path_regex(
@@ -33,20 +56,22 @@ pub async fn spawn_phone(tweak: impl FnOnce(&mut Settings)) -> Phone {
         )
         .mount(&gateway)
         .await;
+    gateway
+}
+
+/// The sms and voice channels as the Twilio preset at `gateway`, no worker, no fallback polls.
+fn phone_settings(gateway: &MockServer) -> impl FnOnce(&mut Settings) {
     let preset = |id: &str| {
         json!({"id": id, "type": "http", "preset": {"provider": "twilio", "account_sid": "AC123",
         "auth_token": "tw-token", "from": "+15550001111", "base_url": gateway.uri()}})
     };
     let channels = json!([preset("sms"), preset("voice")]);
-    let app = spawn_with(|s| {
+    move |s: &mut Settings| {
         s.courier.worker.enabled = false;
         s.phone_verification.voice_fallback.poll_interval =
             verity::config::GoDuration::from_secs(3600);
         s.courier.channels = serde_json::from_value(channels).unwrap();
-        tweak(s);
-    })
-    .await;
-    Phone { app, gateway }
+    }
 }
 
 impl Phone {

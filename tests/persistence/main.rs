@@ -6,6 +6,7 @@ mod flows;
 mod identities;
 mod phone;
 mod ratelimit;
+mod ratelimit_batch;
 mod sessions;
 
 use verity::persistence::Store;

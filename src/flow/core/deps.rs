@@ -58,6 +58,7 @@ pub struct DepsParts {
     pub hasher: PasswordHasher,
     pub oidc: Providers,
     pub hooks: FlowHooks,
+    pub sms_policy: crate::delivery::sms_policy::SmsPolicy,
 }
 
 impl FlowDeps {
@@ -70,7 +71,7 @@ impl FlowDeps {
             .collect();
         allowed.extend(Url::parse(&s.default_browser_return_url).ok());
         allowed.push(p.public.clone());
-        let delivery = Delivery::new(p.limiter.clone());
+        let delivery = Delivery::new(p.limiter.clone(), p.sms_policy);
         Self {
             flows: Flows::new(p.store.clone()),
             store: p.store,

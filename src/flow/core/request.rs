@@ -26,6 +26,27 @@ pub struct Request {
 }
 
 impl Request {
+    /// The client's address, for audit lines.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.device.ip_address.as_deref()?.parse().ok()
+    }
+
+    /// Who an audit line is about: this request's client, `flow`, and optionally an identity
+    /// and a subject (only its keyed hash is written).
+    pub fn actor<'a>(
+        &self,
+        flow: uuid::Uuid,
+        identity_id: Option<uuid::Uuid>,
+        subject: Option<&'a str>,
+    ) -> crate::audit::Actor<'a> {
+        crate::audit::Actor {
+            flow_id: Some(flow),
+            identity_id,
+            subject,
+            client_ip: self.ip(),
+        }
+    }
+
     /// The CSRF token for a flow that replaces or continues one of `flow_type`: the
     /// requesting browser's (which may not be the one that started it: a link opened
     /// elsewhere), else `fallback`. Api flows have none.

@@ -52,6 +52,8 @@ impl LoginService {
         );
         let current = req.session.as_ref().map(|(s, _)| s.id);
         self.deps.sessions.persist(&issued, current).await?;
+        let actor = req.actor(flow.id, Some(identity.id), None);
+        crate::audit::event(crate::audit::AuditEvent::LoginSucceeded(actor));
         let mut continue_with = Vec::new();
         let hook_ctx = if hooks.iter().any(|h| matches!(h, AfterHook::WebHook(_))) {
             json!({"flow": flow.to_json(), "identity": serde_json::to_value(&identity).unwrap_or(Value::Null), "request_url": flow.request_url})

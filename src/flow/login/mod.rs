@@ -139,7 +139,7 @@ impl FlowService for LoginService {
             Ok(PasswordOrOidc::Password(fields)) if methods.password.enabled => {
                 match self
                     .auth
-                    .authenticate(&self.deps, flow, fields, now)
+                    .authenticate(&self.deps, flow, fields, req, now)
                     .await?
                 {
                     Step::Answer(outcome) => Ok(*outcome),

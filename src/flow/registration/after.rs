@@ -25,8 +25,9 @@ pub(super) struct Registered {
     /// The sign-up named a taken address: it is answered exactly like a new one, and the
     /// address's owner gets a notice instead of a code.
     pub decoy: bool,
-    /// The send limits were already counted (the password form admits before hashing).
-    pub admitted: bool,
+    /// Whether the verification hook still has to pass the send limits (the password form
+    /// admits before hashing).
+    pub admit: Admit,
 }
 
 impl RegistrationService {
@@ -58,14 +59,16 @@ impl RegistrationService {
             let csrf = req.csrf_for(flow.flow_type, &flow.csrf_token);
             let mut origin = NewFlow::after(FlowKind::Verification, &flow, csrf);
             origin.return_to = None;
-            let admit = if reg.admitted {
-                Admit::Done
-            } else {
-                Admit::Check
-            };
             let started = self
                 .verification
-                .start_for_address(origin, address, recipient, admit, Some(&req.client), now)
+                .start_for_address(
+                    origin,
+                    address,
+                    recipient,
+                    reg.admit,
+                    Some(&req.client),
+                    now,
+                )
                 .await?;
             if started.sent {
                 address.status = AddressStatus::Sent;

@@ -67,7 +67,7 @@ impl RegistrationService {
                     method: Method::Oidc,
                     session,
                     decoy: false,
-                    admitted: false,
+                    admit: crate::flow::verification::Admit::Check,
                 };
                 let done = self
                     .after_registration(flow, identity, reg, req, now)

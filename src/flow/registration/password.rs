@@ -9,6 +9,7 @@ use super::after::Registered;
 use crate::delivery::{Admission, Recipient as To};
 use crate::flow::core::messages;
 use crate::flow::core::{Flow, FlowError, Method, Outcome, Request, show_error};
+use crate::flow::verification::Admit;
 use crate::identity::{IdentityError, IdentityInput};
 use crate::persistence::StoreError;
 use crate::session::Issued;
@@ -50,7 +51,7 @@ impl RegistrationService {
             flow.ui.add_message(Some("password"), violation.text());
             return show_error(&self.deps, flow, now).await;
         }
-        self.admit_send(&derived, req, now).await?;
+        let admit = self.admit_send(&derived, req, now).await?;
         let input: IdentityInput = serde_json::from_value(json!({
             "schema_id": schema.id,
             "traits": traits,
@@ -81,7 +82,7 @@ impl RegistrationService {
             method: Method::Password,
             session,
             decoy,
-            admitted: true,
+            admit,
         };
         match stored {
             Ok(()) => {
@@ -107,22 +108,25 @@ impl RegistrationService {
     /// The send limits apply to the message a sign-up triggers (per client and per address,
     /// keyed by what was submitted), before any work: otherwise repeated sign-ups with a
     /// taken address would mail-bomb its owner, and sign-ups with fresh phone numbers would
-    /// send SMS without bound. New and taken addresses are limited alike; the form answers 429.
+    /// send SMS without bound. New and taken addresses are limited alike; the form answers
+    /// 429. A number the SMS policy refuses is left to the verification hook, which makes the
+    /// flow look sent and sends nothing.
     async fn admit_send(
         &self,
         derived: &crate::schema::Derived,
         req: &Request,
         now: DateTime<Utc>,
-    ) -> Result<(), FlowError> {
+    ) -> Result<Admit, FlowError> {
         if !self.verification.enabled() {
-            return Ok(());
+            return Ok(Admit::Done);
         }
         let Some((via, address)) = derived.verifiable.first() else {
-            return Ok(());
+            return Ok(Admit::Done);
         };
         let to = To { via: *via, address };
         match self.deps.delivery.admit(to, Some(&req.client), now).await? {
-            Admission::Send => Ok(()),
+            Admission::Send => Ok(Admit::Done),
+            Admission::Refused(_) => Ok(Admit::Check),
             Admission::Limited { retry_after } => Err(FlowError::RateLimited(retry_after)),
         }
     }

@@ -44,7 +44,8 @@ impl SettingsService {
             }
         };
         let before = schema.evaluate(&identity.traits).ok();
-        if touches_protected(before.as_ref(), &derived) && !self.is_privileged(session, now) {
+        let protected = touches_protected(before.as_ref(), &derived);
+        if protected && !self.is_privileged(session, now) {
             return Err(self.refresh_required(&flow));
         }
         let input = input_for(&identity, traits, None)?;
@@ -55,6 +56,10 @@ impl SettingsService {
         };
         match self.save(&mut flow, &identity, change, req, now).await? {
             Ok(updated) => {
+                if protected {
+                    let actor = req.actor(flow.id, Some(updated.id), None);
+                    crate::audit::event(crate::audit::AuditEvent::AddressChanged(actor));
+                }
                 self.after_settings(flow, updated, Method::Profile, req, now)
                     .await
             }
@@ -99,6 +104,8 @@ impl SettingsService {
         };
         match self.save(&mut flow, &identity, change, req, now).await? {
             Ok(updated) => {
+                let actor = req.actor(flow.id, Some(updated.id), None);
+                crate::audit::event(crate::audit::AuditEvent::PasswordChanged(actor));
                 self.after_settings(flow, updated, Method::Password, req, now)
                     .await
             }

@@ -83,12 +83,13 @@ impl VerificationService {
             via,
             address: &address,
         };
-        if let Admission::Limited { retry_after } =
-            self.deps.delivery.admit(to, Some(&req.client), now).await?
-        {
-            return Err(FlowError::RateLimited(retry_after));
-        }
-        self.deliver(flow, method, (via, address), Recipient::Lookup, req, now)
+        let recipient = match self.deps.delivery.admit(to, Some(&req.client), now).await? {
+            Admission::Send => Recipient::Lookup,
+            // Answered as sent: whether a number may get an SMS says nothing about accounts.
+            Admission::Refused(_) => Recipient::Decoy(None),
+            Admission::Limited { retry_after } => return Err(FlowError::RateLimited(retry_after)),
+        };
+        self.deliver(flow, method, (via, address), recipient, req, now)
             .await
     }
 
@@ -117,15 +118,21 @@ impl VerificationService {
             return Ok(Started { flow, sent: false });
         }
         let mut flow = self.fresh(origin, Vec::new(), now);
+        let mut recipient = recipient;
         if admit == Admit::Check {
             let to = To {
                 via: address.via,
                 address: &address.value,
             };
-            if !self.deps.delivery.admit(to, client, now).await?.is_send() {
-                flow.ui.set_value("email", json!(address.value));
-                self.deps.flows.insert(&flow).await?;
-                return Ok(Started { flow, sent: false });
+            match self.deps.delivery.admit(to, client, now).await? {
+                Admission::Send => {}
+                // The flow looks sent; nothing goes to a number the SMS policy refuses.
+                Admission::Refused(_) => recipient = Recipient::Decoy(None),
+                Admission::Limited { .. } => {
+                    flow.ui.set_value("email", json!(address.value));
+                    self.deps.flows.insert(&flow).await?;
+                    return Ok(Started { flow, sent: false });
+                }
             }
         }
         self.deps.flows.insert(&flow).await?;

@@ -78,6 +78,7 @@ async fn create(
     reg.store
         .create_api_key(&key, &keys::hash_secret(&reg.keyring, &secret))
         .await?;
+    crate::audit::event(crate::audit::AuditEvent::ApiKeyCreated { key_id: key.id });
     let mut out = serde_json::to_value(&key).unwrap_or_default();
     out["secret"] = json!(secret);
     Ok(HttpResponse::Created().json(out))
@@ -94,6 +95,7 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
 async fn revoke(reg: web::Data<Registry>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     if reg.store.revoke_api_key(id, now()).await? {
+        crate::audit::event(crate::audit::AuditEvent::ApiKeyRevoked { key_id: id });
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::not_found())

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rand::RngExt;
 use uuid::Uuid;
 
+use crate::audit::AuditEvent;
 use crate::config::CodeAlphabet;
 use serde_json::{Map, Value};
 
@@ -106,13 +107,15 @@ pub struct Target {
 
 /// Mints a code (or, for `Method::Link`, a link token) with its configured lifetime.
 pub fn mint(deps: &FlowDeps, method: Method, now: DateTime<Utc>) -> Minted {
-    let methods = &deps.settings.selfservice.methods;
     let (secret, lifespan) = match method {
-        Method::Link => (generate_token(), methods.link.config.lifespan),
-        _ => (
-            generate_code(methods.code.config.length, methods.code.config.alphabet),
-            methods.code.config.lifespan,
+        Method::Link => (
+            generate_token(),
+            deps.settings.selfservice.methods.link.config.lifespan,
         ),
+        _ => {
+            let cfg = code_config(deps);
+            (generate_code(cfg.length, cfg.alphabet), cfg.lifespan)
+        }
     };
     Minted {
         method,
@@ -126,16 +129,13 @@ fn max_sends(deps: &FlowDeps) -> i32 {
     i32::try_from(deps.settings.selfservice.methods.code.config.max_resends).unwrap_or(i32::MAX)
 }
 
+/// The code settings in force: short codes (opted into) get fewer tries and a shorter life.
+fn code_config(deps: &FlowDeps) -> crate::config::EffectiveCode {
+    deps.settings.selfservice.methods.code.config.effective()
+}
+
 fn max_submissions(deps: &FlowDeps) -> i32 {
-    i32::try_from(
-        deps.settings
-            .selfservice
-            .methods
-            .code
-            .config
-            .max_submissions,
-    )
-    .unwrap_or(i32::MAX)
+    i32::try_from(code_config(deps).max_submissions).unwrap_or(i32::MAX)
 }
 
 /// Whether `submitted` has the shape of what `method` sends (the configured length and
@@ -146,7 +146,7 @@ pub fn well_formed(deps: &FlowDeps, method: Method, submitted: &str) -> bool {
     match method {
         Method::Link => s.len() == LINK_TOKEN_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric()),
         _ => {
-            let cfg = &deps.settings.selfservice.methods.code.config;
+            let cfg = code_config(deps);
             let alphabet_ok = match cfg.alphabet {
                 CodeAlphabet::Numeric => s.bytes().all(|b| b.is_ascii_digit()),
                 CodeAlphabet::Alphanumeric => s.bytes().all(|b| b.is_ascii_alphanumeric()),
@@ -158,7 +158,7 @@ pub fn well_formed(deps: &FlowDeps, method: Method, submitted: &str) -> bool {
 
 /// The form message for a code of the wrong shape.
 pub fn malformed_message(deps: &FlowDeps) -> crate::text::Text {
-    let cfg = &deps.settings.selfservice.methods.code.config;
+    let cfg = code_config(deps);
     let what = match cfg.alphabet {
         CodeAlphabet::Numeric => "digits",
         CodeAlphabet::Alphanumeric => "letters and digits",
@@ -252,6 +252,9 @@ pub async fn check(
                 .check(Rule::CodeFailuresPerAddressDay, a, now)
                 .await?
         {
+            let actor = req.actor(flow.id, None, Some(a));
+            let reason = "code_failures_per_address";
+            crate::audit::event(AuditEvent::LockedOut { reason, actor });
             return Err(FlowError::RateLimited(l.retry_after));
         }
     }
@@ -273,6 +276,7 @@ pub async fn check(
         })
         .await?;
     let channel = flow.challenge.via.unwrap_or(Via::Email).as_str();
+    audit(flow, &result, req);
     match &result {
         CodeUse::Verified { .. } => {
             metrics::counter!("verity_codes_total", "channel" => channel, "event" => "verified")
@@ -294,6 +298,22 @@ pub async fn check(
         }
     }
     Ok(result)
+}
+
+/// The audit line of a checked code.
+fn audit(flow: &Flow, result: &CodeUse, req: &Request) {
+    let subject = flow.challenge.sent_to.as_deref();
+    let actor = |identity| req.actor(flow.id, identity, subject);
+    let event = match result {
+        CodeUse::Verified { identity_id, .. } => AuditEvent::AddressVerified(actor(*identity_id)),
+        CodeUse::NoMatch => AuditEvent::CodeRejected(actor(None)),
+        CodeUse::TooManyAttempts => AuditEvent::LockedOut {
+            reason: "attempts_per_code",
+            actor: actor(None),
+        },
+        _ => return,
+    };
+    crate::audit::event(event);
 }
 
 #[cfg(test)]

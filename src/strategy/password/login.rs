@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::PasswordFields;
 use crate::flow::core::messages;
-use crate::flow::core::{Flow, FlowDeps, FlowError, Outcome, Step, show_error};
+use crate::flow::core::{Flow, FlowDeps, FlowError, Outcome, Request, Step, show_error};
 use crate::identity::{Identity, IdentityState};
 use crate::ratelimit::Rule;
 use crate::schema::{normalize_email, normalize_phone};
@@ -63,6 +63,7 @@ impl Authenticator {
         deps: &FlowDeps,
         mut flow: Flow,
         fields: PasswordFields,
+        req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Step<(Flow, Identity)>, FlowError> {
         let raw_identifier = fields.identifier.clone().unwrap_or_default();
@@ -126,6 +127,8 @@ impl Authenticator {
         let identity = match found {
             Some(i) if real && matches && refresh_target_ok => i,
             _ => {
+                let actor = req.actor(flow.id, None, Some(&keys[0]));
+                crate::audit::event(crate::audit::AuditEvent::LoginFailed(actor));
                 crate::flow::core::enforce(
                     &deps.limiter,
                     Rule::LoginFailuresPerAccount,

@@ -163,6 +163,7 @@ async fn bodies_are_redacted_outside_dev_mode_and_the_inbox_is_gone() {
         &mut settings,
         Some("smtp://127.0.0.1:9/?disable_starttls=true".into()),
     );
+    crate::helpers::production_secrets(&mut settings);
     let source = verity::config::ConfigSource::File(
         concat!(env!("CARGO_MANIFEST_DIR"), "/config.yml").into(),
     );
