@@ -8,8 +8,24 @@ use serde_json::{Value, json};
 
 use crate::helpers::TempDir;
 
-#[tokio::test]
-async fn codes_passwords_and_secrets_never_reach_the_logs() {
+/// The real binary with the bundled config on free ports, logging at debug level to a file.
+struct Served {
+    child: std::process::Child,
+    public: String,
+    admin: String,
+    log_path: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+impl Served {
+    fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log_path).unwrap()
+    }
+}
+
+fn serve(envs: &[(&str, &str)]) -> Served {
     verity::install_crypto_provider();
     let root = env!("CARGO_MANIFEST_DIR");
     let dir = TempDir::new();
@@ -33,6 +49,7 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verity"))
         .args(["serve", "--dev", "--config", path.to_str().unwrap()])
         .env("VERITY_LOG", "debug")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
@@ -62,6 +79,24 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
         "the server printed its addresses"
     );
 
+    Served {
+        child,
+        public,
+        admin,
+        log_path,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn codes_passwords_and_secrets_never_reach_the_logs() {
+    let Served {
+        mut child,
+        public,
+        admin,
+        log_path,
+        _dir,
+    } = serve(&[]);
     let http = reqwest::Client::new();
     let password = "correct-horse-battery-staple-7391";
     let created = http
@@ -209,5 +244,42 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
         "dev-only-cookie-secret-change-me",
     ] {
         assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+    }
+}
+
+/// A value a caller sent (here a refused `return_to`) cannot start a log line of its own or
+/// carry terminal escapes, in text or in JSON (CWE-117).
+#[tokio::test]
+async fn request_values_cannot_forge_log_lines() {
+    let forged = "2026-01-01T00:00:00Z INFO forged";
+    for format in ["text", "json"] {
+        let served = serve(&[("LOG_FORMAT", format)]);
+        let url = format!(
+            "{}/self-service/verification/api?return_to=x%0A{}%0D%1B%5B31m%C2%85%E2%80%A8y",
+            served.public,
+            forged.replace(' ', "%20")
+        );
+        let answer = reqwest::get(&url).await.unwrap();
+        assert_eq!(answer.status(), 400, "{format}: the return_to is refused");
+        let logs = served.logs();
+        assert!(
+            logs.contains("INFO forged"),
+            "{format}: the refused value is logged: {logs}"
+        );
+        for line in logs.lines() {
+            assert!(
+                !line.starts_with(forged),
+                "{format}: a forged line: {line:?}"
+            );
+            assert!(
+                !line.contains(['\r', '\u{85}', '\u{2028}']),
+                "{format}: a raw control character: {line:?}"
+            );
+            if format == "json" {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line:?}"));
+            }
+        }
+        assert!(!logs.contains('\u{1b}'), "{format}: a raw escape character");
     }
 }
