@@ -238,13 +238,19 @@ impl Application {
             dev,
             ui,
         });
+        crate::metrics::install();
         let public = serve(
             public_listener,
             registry.clone(),
             public_limit,
-            http::public,
+            ("public", http::public),
         )?;
-        let admin = serve(admin_listener, registry.clone(), admin_limit, http::admin)?;
+        let admin = serve(
+            admin_listener,
+            registry.clone(),
+            admin_limit,
+            ("admin", http::admin),
+        )?;
         Ok(Self {
             public_port,
             admin_port,
@@ -326,15 +332,23 @@ fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
     body_limit: usize,
-    routes: fn(&mut web::ServiceConfig),
+    (api, routes): (&'static str, fn(&mut web::ServiceConfig)),
 ) -> anyhow::Result<Server> {
     let data = web::Data::from(registry);
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
+    let port = match api {
+        "admin" => http::openapi::Api::Admin,
+        _ => http::openapi::Api::Public,
+    };
     let server = HttpServer::new(move || {
         let (json, query, path, payload) = http::extractor_config(body_limit);
         App::new()
+            .app_data(port)
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                http::metrics::track(api, req, next)
+            }))
             .wrap(TracingLogger::<http::RedactedRootSpan>::new())
             .app_data(data.clone())
             .app_data(json)

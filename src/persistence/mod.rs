@@ -9,6 +9,7 @@ mod courier_rows;
 pub mod errors;
 pub mod flows;
 mod identities;
+mod metrics;
 pub mod phone;
 mod ratelimit;
 mod rows;
@@ -126,6 +127,19 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        let err = Self::classify(e);
+        crate::metrics::database_error(match &err {
+            Self::Unavailable(sqlx::Error::PoolTimedOut) => "timeout",
+            Self::Unavailable(_) => "unavailable",
+            Self::Conflict(_) => "conflict",
+            _ => "unexpected",
+        });
+        err
+    }
+}
+
+impl StoreError {
+    fn classify(e: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &e {
             E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {

@@ -1,5 +1,6 @@
 //! Black-box tests: each starts the real server on port 0 with a fresh database.
 
+mod admin_compat;
 mod admin_identities;
 mod admin_sessions;
 mod auth_hooks;
@@ -15,9 +16,11 @@ mod health;
 mod helpers;
 mod login;
 mod logs;
+mod metrics;
 mod oidc_client;
 mod oidc_flows;
 mod oidc_support;
+mod openapi;
 mod phone_api;
 mod phone_support;
 mod registration;
