@@ -136,6 +136,7 @@ impl Application {
             admin: base_url(&settings.serve.admin, admin_port)?,
         };
         courier.log_start(&urls.admin);
+        http::base_url::warn_at_start(settings.serve.public.base_url.as_deref(), &urls.public, dev);
         let public_limit = settings.serve.public.request_body_limit;
         let admin_limit = settings.serve.admin.request_body_limit;
         let trusted_proxies =

@@ -2,6 +2,7 @@
 //! Only this layer knows actix, status codes and content negotiation.
 
 mod admin;
+pub mod base_url;
 pub mod client_ip;
 pub mod error;
 mod health;

@@ -283,3 +283,27 @@ async fn request_values_cannot_forge_log_lines() {
         assert!(!logs.contains('\u{1b}'), "{format}: a raw escape character");
     }
 }
+
+/// Nodes behind one balancer must share its URL as `serve.public.base_url` (the CSRF cookie's
+/// name comes from it): a request for another host is warned about, once.
+#[tokio::test]
+async fn a_request_for_a_host_the_base_url_does_not_name_is_warned_about_once() {
+    let served = serve(&[]);
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let res = http
+            .get(format!("{}/health/alive", served.public))
+            .header("x-forwarded-host", "login.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let logs = served.logs();
+    let warned = logs
+        .lines()
+        .filter(|l| l.contains("serve.public.base_url does not name"))
+        .collect::<Vec<_>>();
+    assert_eq!(warned.len(), 1, "{logs}");
+    assert!(warned[0].contains("login.example.com"), "{}", warned[0]);
+}
