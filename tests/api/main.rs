@@ -21,6 +21,7 @@ mod oidc_client;
 mod oidc_flows;
 mod oidc_support;
 mod openapi;
+mod openapi_fuzz;
 mod phone_api;
 mod phone_support;
 mod registration;
