@@ -82,6 +82,14 @@ pub async fn enqueue(
     m.id
 }
 
+/// A lease for a worker that does not exist: what a crashed worker leaves behind.
+pub fn lease(until: DateTime<Utc>) -> verity::persistence::Lease {
+    verity::persistence::Lease {
+        owner: Uuid::new_v4(),
+        until,
+    }
+}
+
 pub fn secs(n: i64) -> chrono::Duration {
     chrono::Duration::seconds(n)
 }
