@@ -1,6 +1,7 @@
 //! The courier's periodic chores: expiring messages whose content died before delivery
 //! (every `pull_wait`) and purging the sealed texts of finished messages after their lifetime
-//! (`courier.worker.purge_bodies_after`, checked every minute, in batches).
+//! (`courier.worker.purge_bodies_after`, checked every minute or as often as that setting
+//! asks, in batches).
 
 use std::time::{Duration, Instant};
 
@@ -10,13 +11,17 @@ use tokio::sync::watch;
 use super::metrics;
 use super::worker::Worker;
 
-const PURGE_EVERY: Duration = Duration::from_secs(60);
+const PURGE_AT_MOST_EVERY: Duration = Duration::from_secs(60);
 const PURGE_BATCH: u32 = 500;
 
 pub(super) async fn run(w: Worker, mut shutdown: watch::Receiver<bool>) {
     let cfg = w.courier.worker_config();
     let wait = cfg.pull_wait.std().max(Duration::from_millis(10));
     let keep = cfg.purge_bodies_after.chrono();
+    let purge_every = cfg
+        .purge_bodies_after
+        .std()
+        .clamp(wait, PURGE_AT_MOST_EVERY.max(wait));
     let mut last_purge: Option<Instant> = None;
     loop {
         let now = Utc::now();
@@ -24,7 +29,7 @@ pub(super) async fn run(w: Worker, mut shutdown: watch::Receiver<bool>) {
             Ok(expired) => expired.iter().for_each(|c| metrics::expired(*c)),
             Err(e) => tracing::debug!(error = %e, "expiring courier messages failed"),
         }
-        if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+        if last_purge.is_none_or(|t| t.elapsed() >= purge_every) {
             last_purge = Some(Instant::now());
             purge(&w, now - keep).await;
         }

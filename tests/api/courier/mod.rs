@@ -7,7 +7,11 @@ mod admin;
 mod delivery;
 mod faults;
 mod gateways;
+mod http_email;
+mod leases;
 mod postgres;
+mod wakeups;
+mod watch;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
