@@ -5,7 +5,10 @@
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
 pub(crate) mod courier;
+mod courier_list;
+mod courier_record;
 mod courier_rows;
+pub mod courier_wake;
 pub mod errors;
 pub mod flows;
 mod identities;
@@ -25,8 +28,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use courier_rows::{
-    AttemptResult, Channel, Dispatch, MessageFilter, MessagePage, MessageStatus, OutboxMessage,
-    Sealed,
+    AttemptRecord, AttemptResult, Channel, ClaimedMessage, Dispatch, Lease, MessageFilter,
+    MessagePage, MessageStatus, OutboxMessage, Sealed,
 };
 pub use identities::IdentityPage;
 
@@ -56,14 +59,19 @@ macro_rules! backend_modules {
 pub(crate) use backend_modules;
 
 /// Calls `pg::function(pool, args..)` or `lite::function(..)` of the calling module,
-/// whichever backend the store has.
+/// whichever backend the store has. A unit of work that queued a message wakes the couriers
+/// once it has committed (`courier_wake`).
 macro_rules! dispatch {
-    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {
-        match $store {
-            $crate::persistence::Store::Postgres(pool) => pg::$func(pool, $($arg),*).await,
-            $crate::persistence::Store::Sqlite(pool) => lite::$func(pool, $($arg),*).await,
-        }
-    };
+    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {{
+        let store: &$crate::persistence::Store = $store;
+        $crate::persistence::courier_wake::after_commit(store, async {
+            match store {
+                $crate::persistence::Store::Postgres(pool) => pg::$func(pool, $($arg),*).await,
+                $crate::persistence::Store::Sqlite(pool) => lite::$func(pool, $($arg),*).await,
+            }
+        })
+        .await
+    }};
 }
 pub(crate) use dispatch;
 
@@ -277,6 +285,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.forget_outbox_wake();
         match self {
             Self::Postgres(p) => p.close().await,
             Self::Sqlite(p) => p.close().await,
