@@ -44,6 +44,8 @@ pub struct Registry {
     pub dev: bool,
     /// The built-in pages' templates and catalogues, loaded at start.
     pub ui: crate::http::ui::Ui,
+    /// Set when a shutdown began: `/health/ready` answers 503 while in-flight work finishes.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone)]
@@ -238,6 +240,7 @@ impl Application {
             urls,
             dev,
             ui,
+            draining: Default::default(),
         });
         crate::metrics::install();
         let public = serve(
@@ -297,14 +300,20 @@ impl Application {
                         .run_fallbacks(stop_courier.subscribe()),
                 )
             });
-        let (public, admin) = (self.public, self.admin);
+        // A `Server` future runs the server's own command loop, so it must be polled until the
+        // stop completes; dropping it instead stops at once and cuts the requests in flight.
+        let (mut public, mut admin) = (self.public, self.admin);
         let (p, a) = (public.handle(), admin.handle());
         tokio::select! {
-            r = public => { a.stop(true).await; r? }
-            r = admin => { p.stop(true).await; r? }
+            r = &mut public => { let _ = tokio::join!(a.stop(true), &mut admin); r? }
+            r = &mut admin => { let _ = tokio::join!(p.stop(true), &mut public); r? }
             () = shutdown => {
-                tracing::info!("shutting down");
-                tokio::join!(p.stop(true), a.stop(true));
+                tracing::info!("shutting down: finishing the requests and sends in flight");
+                // New requests get 503 for serve.drain, so a balancer moves away before the
+                // listeners close; /health/ready says so too.
+                self.registry.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(self.registry.settings.serve.drain.std()).await;
+                let _ = tokio::join!(p.stop(true), a.stop(true), &mut public, &mut admin);
             }
         }
         let _ = stop_courier.send(true);
@@ -350,6 +359,9 @@ fn serve(
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 http::metrics::track(api, req, next)
             }))
+            .wrap(actix_web::middleware::from_fn(
+                http::drain::refuse_while_draining,
+            ))
             .wrap(TracingLogger::<http::RedactedRootSpan>::new())
             .app_data(data.clone())
             .app_data(json)

@@ -4,6 +4,7 @@
 mod admin;
 pub mod base_url;
 pub mod client_ip;
+pub mod drain;
 pub mod error;
 mod health;
 pub mod metrics;

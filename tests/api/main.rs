@@ -17,6 +17,8 @@ mod helpers;
 mod login;
 mod logs;
 mod metrics;
+mod multinode;
+mod multinode_support;
 mod oidc_client;
 mod oidc_flows;
 mod oidc_support;
