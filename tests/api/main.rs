@@ -18,6 +18,8 @@ mod login;
 mod logs;
 mod metrics;
 mod multinode;
+mod multinode_load;
+mod multinode_postgres;
 mod multinode_support;
 mod oidc_client;
 mod oidc_flows;

@@ -344,7 +344,7 @@ async fn a_rolling_restart_under_load_loses_no_message_and_answers_no_5xx() {
     for i in 0..users {
         create_identity(&cluster.nodes[0].admin(), &format!("load{i}@example.com")).await;
     }
-    let load = crate::multinode_support::Load::start(cluster.nginx.url(), users, 6);
+    let load = crate::multinode_load::Load::start(cluster.nginx.url(), users, 6);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
     let mut stops = Vec::new();
