@@ -32,6 +32,7 @@ mod registration;
 mod sdk;
 mod sessions;
 mod settings;
+mod soak;
 mod support_smtp;
 mod ui_pages;
 mod verification_code;

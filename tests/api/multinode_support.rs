@@ -122,6 +122,10 @@ impl Node {
         self.wait_ready(Duration::from_secs(60)).await;
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

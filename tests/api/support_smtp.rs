@@ -47,12 +47,15 @@ struct State {
     data_delay: Duration,
     /// Connections with no command for this long get `421` and are closed.
     idle_drop: Option<Duration>,
+    /// Set by `stop`: open sessions answer `421` to their next command and close.
+    stopped: bool,
 }
 
 #[derive(Clone)]
 pub struct SmtpSink {
     pub port: u16,
     state: Arc<Mutex<State>>,
+    accept: tokio::task::AbortHandle,
 }
 
 impl SmtpSink {
@@ -68,15 +71,27 @@ impl SmtpSink {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        tokio::spawn(async move {
+        let accept = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let _ = session(stream, shared).await;
                 });
             }
-        });
-        Self { port, state }
+        })
+        .abort_handle();
+        Self {
+            port,
+            state,
+            accept,
+        }
+    }
+
+    /// Goes away: the port refuses connections and open sessions end with `421`. A new
+    /// sink on the same port (`start_on`) brings the server back.
+    pub fn stop(&self) {
+        self.state.lock().unwrap().stopped = true;
+        self.accept.abort();
     }
 
     /// A port nothing listens on (bound, then released).
@@ -175,6 +190,10 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std
             None => lines.next_line().await?,
         };
         let Some(line) = next else { break };
+        if state.lock().unwrap().stopped {
+            write.write_all(b"421 sink.test going away\r\n").await?;
+            return Ok(());
+        }
         let (verb, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
         let verb = verb.to_ascii_uppercase();
         if let Some(reply) = fault_reply(&state, &verb, arg) {
