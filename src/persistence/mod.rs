@@ -194,6 +194,8 @@ pub enum ConnectError {
         "unsupported dsn scheme {0:?}: use `memory`, `sqlite://path` or `postgres://user:pass@host/db`"
     )]
     Scheme(String),
+    #[error("invalid dsn parameter {0}")]
+    Parameter(String),
     #[error("invalid dsn: {0}")]
     Invalid(#[source] sqlx::Error),
     #[error("cannot connect to the database: {0}")]
@@ -208,8 +210,9 @@ impl Store {
             return Ok(Self::Sqlite(sqlite_pool(dsn)?));
         }
         if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(dsn).map_err(ConnectError::Invalid)?;
-            return Ok(Self::Postgres(postgres_pool(opts)));
+            let (dsn, max_conns) = take_max_conns(dsn)?;
+            let opts = PgConnectOptions::from_str(&dsn).map_err(ConnectError::Invalid)?;
+            return Ok(Self::Postgres(postgres_pool_of(opts, max_conns)));
         }
         let scheme = dsn.split("://").next().unwrap_or_default();
         Err(ConnectError::Scheme(scheme.to_owned()))
@@ -300,9 +303,40 @@ fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
+/// Connections per process unless the DSN says `max_conns=N` (Kratos's parameter).
+const DEFAULT_MAX_CONNS: u32 = 16;
+
 fn postgres_pool(opts: PgConnectOptions) -> PgPool {
+    postgres_pool_of(opts, DEFAULT_MAX_CONNS)
+}
+
+/// Removes Kratos's `max_conns` from a Postgres DSN (libpq would refuse it) and reads it.
+fn take_max_conns(dsn: &str) -> Result<(String, u32), ConnectError> {
+    let Some((base, query)) = dsn.split_once('?') else {
+        return Ok((dsn.to_owned(), DEFAULT_MAX_CONNS));
+    };
+    let mut max = DEFAULT_MAX_CONNS;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("max_conns", n)) => {
+                max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConnectError::Parameter(format!("max_conns={n}: expected a positive number"))
+                })?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let dsn = match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    Ok((dsn, max))
+}
+
+fn postgres_pool_of(opts: PgConnectOptions, max_conns: u32) -> PgPool {
     PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(max_conns)
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy_with(opts)
 }
@@ -367,6 +401,25 @@ mod tests {
             strip_go_params("sqlite://a.db?_fk=true&mode=rwc"),
             "sqlite://a.db?mode=rwc"
         );
+    }
+
+    #[tokio::test]
+    async fn kratos_max_conns_sets_the_pool_size() {
+        let (dsn, max) = take_max_conns("postgres://u@h/db?sslmode=disable&max_conns=40").unwrap();
+        assert_eq!(
+            (dsn.as_str(), max),
+            ("postgres://u@h/db?sslmode=disable", 40)
+        );
+        assert_eq!(
+            take_max_conns("postgres://u@h/db").unwrap().1,
+            DEFAULT_MAX_CONNS
+        );
+        assert!(take_max_conns("postgres://u@h/db?max_conns=0").is_err());
+        let Store::Postgres(pool) = Store::connect_lazy("postgres://u@h/db?max_conns=5").unwrap()
+        else {
+            panic!("a postgres store");
+        };
+        assert_eq!(pool.options().get_max_connections(), 5);
     }
 
     #[test]
