@@ -137,6 +137,7 @@ pub fn courier_backlog(backlog: &[Backlog]) {
 
 /// Help texts, including those of metrics other components record.
 fn describe() {
+    crate::courier::metrics::describe();
     describe_counter!(
         "verity_http_requests_total",
         "HTTP requests by api, method, route template and status"
@@ -179,23 +180,6 @@ fn describe() {
         "verity_courier_oldest_queued_age_seconds",
         Unit::Seconds,
         "Age of the oldest message queued or being sent, by channel"
-    );
-    describe_counter!(
-        "verity_courier_messages_total",
-        "Courier send outcomes by channel and status"
-    );
-    describe_histogram!(
-        "verity_courier_send_seconds",
-        Unit::Seconds,
-        "Time to hand one message to its provider, by channel"
-    );
-    describe_counter!(
-        "verity_courier_retries_total",
-        "Sends that failed transiently and were scheduled again, by channel"
-    );
-    describe_counter!(
-        "verity_courier_permanent_failures_total",
-        "Messages that failed for good, by channel"
     );
     describe_counter!(
         "verity_ratelimit_trips_total",
