@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_postgres_with, spawn_with};
+use crate::multinode::{api_flow, submit};
 
 #[tokio::test]
 async fn metrics_show_routes_by_template_the_backlog_and_the_pool() {
@@ -29,28 +30,15 @@ async fn shows_routes_backlog_and_pool(app: TestApp) {
     let unknown = uuid::Uuid::new_v4();
     let missing = app.get_admin(&format!("/admin/identities/{unknown}")).await;
     assert_eq!(missing.status(), 404);
-    let flow: serde_json::Value = app
-        .http
-        .get(format!("{}/self-service/verification/api", app.public))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sent = app
-        .http
-        .post(format!(
-            "{}/self-service/verification?flow={}",
-            app.public,
-            flow["id"].as_str().unwrap()
-        ))
-        .header("accept", "application/json")
-        .json(&json!({"method": "code", "email": email}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 200);
+    let flow = api_flow(&app.http, &app.public).await;
+    let (status, _) = submit(
+        &app.http,
+        &app.public,
+        &flow,
+        json!({"method": "code", "email": email}),
+    )
+    .await;
+    assert_eq!(status, 200);
 
     let scrape = app.get_admin("/metrics").await;
     assert_eq!(scrape.status(), 200);
@@ -91,11 +79,7 @@ async fn shows_routes_backlog_and_pool(app: TestApp) {
     );
     assert!(has("# HELP verity_http_requests_total HTTP requests"));
     // No label carries an id, an address or a code.
-    for secret in [
-        unknown.to_string(),
-        email.to_owned(),
-        flow["id"].as_str().unwrap().to_owned(),
-    ] {
+    for secret in [unknown.to_string(), email.to_owned(), flow.clone()] {
         assert!(!text.contains(&secret), "{secret} appears in /metrics");
     }
     // Kratos's path serves the same text; the public port has no metrics.
