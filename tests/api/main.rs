@@ -18,6 +18,7 @@ mod login;
 mod logs;
 mod metrics;
 mod multinode;
+mod multinode_courier;
 mod multinode_load;
 mod multinode_postgres;
 mod multinode_support;

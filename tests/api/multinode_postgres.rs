@@ -9,7 +9,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::helpers::TempDir;
-use crate::multinode_support::{Cluster, ClusterSpec, free_port, nginx_available};
+use crate::multinode_courier::deliveries;
+use crate::multinode_support::{Cluster, ClusterSpec, free_port, nginx_available, queue_emails};
+use crate::support_smtp::SmtpSink;
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -127,10 +129,12 @@ async fn a_postgres_restart_gives_503_and_every_node_recovers_by_itself() {
     let Some(pg) = PrivatePostgres::init() else {
         return;
     };
+    let sink = SmtpSink::start().await;
+    sink.set_data_delay(Duration::from_millis(20));
     let cluster = Cluster::start(ClusterSpec {
         nodes: 3,
         dsn: pg.dsn(),
-        smtp_uri: None,
+        smtp_uri: Some(sink.uri()),
         extra: &[],
     })
     .await;
@@ -143,6 +147,10 @@ async fn a_postgres_restart_gives_503_and_every_node_recovers_by_itself() {
         assert_eq!(status(&http, &flow(n.public())).await, 200);
     }
 
+    // Couriers on every node are sending when the database goes away.
+    let total = 300;
+    queue_emails(&pg.dsn(), total, "outage").await;
+    assert!(sink.wait_for(60, Duration::from_secs(30)).await >= 60);
     pg.stop();
     let down = Instant::now();
     // Asked all at once: each answer waits for the pool's acquire timeout (3 s).
@@ -176,10 +184,23 @@ async fn a_postgres_restart_gives_503_and_every_node_recovers_by_itself() {
         );
         recovered.push(ready);
     }
+    // Every message arrives, and a send whose recording met the outage is not sent again.
+    let arrived = sink.wait_for(total, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let per_recipient = deliveries(&sink);
+    let twice = per_recipient.values().filter(|ids| ids.len() > 1).count();
     println!(
-        "multinode postgres restart: 503 on every node during a {:.1} s outage; ready again after {:?} (all within {:.2} s)",
+        "multinode postgres restart: 503 on every node during a {:.1} s outage; ready again after {:?} (all within {:.2} s); \
+         {arrived} of {total} messages arrived, {twice} twice",
         outage.as_secs_f64(),
         recovered,
         back.elapsed().as_secs_f64()
     );
+    assert_eq!(
+        per_recipient.len(),
+        total,
+        "every message arrived\n{}",
+        cluster.logs()
+    );
+    assert_eq!(twice, 0, "no message was sent twice across the outage");
 }

@@ -15,7 +15,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::multinode::{Schema, api_flow, create_identity, deliveries, submit};
+use crate::multinode::{Schema, api_flow, create_identity, submit};
+use crate::multinode_courier::deliveries;
 use crate::multinode_support::{Cluster, ClusterSpec};
 use crate::support_smtp::SmtpSink;
 
