@@ -198,3 +198,19 @@ async fn unserved_methods_answer_405_with_allow() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// `docs/openapi.json` is the served document, for readers of the repository and for client
+/// generators; `VERITY_UPDATE_OPENAPI=1 cargo test --test api openapi::` rewrites it.
+#[tokio::test]
+async fn the_committed_document_is_the_served_one() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+    let current = serde_json::to_string_pretty(verity::http::openapi::document()).unwrap() + "\n";
+    if std::env::var("VERITY_UPDATE_OPENAPI").is_ok() {
+        std::fs::write(path, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "docs/openapi.json is out of date: run VERITY_UPDATE_OPENAPI=1 cargo test --test api openapi::"
+    );
+}
