@@ -13,6 +13,11 @@ use url::Url;
 use crate::config::{ConfigSource, EndpointConfig, Settings};
 use crate::courier::{Courier, Worker};
 use crate::crypto::Keyring;
+use crate::flow::core::hooks::FlowHooks;
+use crate::flow::core::{DepsParts, FlowDeps};
+use crate::flow::login::LoginService;
+use crate::flow::registration::RegistrationService;
+use crate::flow::settings::SettingsService;
 use crate::flow::verification::VerificationService;
 use crate::hash::PasswordHasher;
 use crate::http;
@@ -21,38 +26,8 @@ use crate::persistence::Store;
 use crate::ratelimit::RateLimiter;
 use crate::schema::SchemaRegistry;
 
-/// Everything a request handler may need, built once at start.
-#[derive(Debug)]
-pub struct Registry {
-    pub settings: Arc<Settings>,
-    pub store: Store,
-    pub identities: IdentityService,
-    pub keyring: Keyring,
-    pub courier: Courier,
-    pub verification: VerificationService,
-    pub limiter: RateLimiter,
-    pub phone: crate::phone::PhoneService,
-    pub sessions: crate::session::SessionService,
-    pub registration: crate::flow::registration::RegistrationService,
-    pub login: crate::flow::login::LoginService,
-    pub settings_flow: crate::flow::settings::SettingsService,
-    /// Social sign-in providers (`selfservice.methods.oidc`), built at start.
-    pub oidc: crate::oidc::Providers,
-    /// `serve.public.trusted_proxies`, parsed once.
-    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
-    pub urls: Urls,
-    pub dev: bool,
-    /// The built-in pages' templates and catalogues, loaded at start.
-    pub ui: crate::http::ui::Ui,
-    /// Set when a shutdown began: `/health/ready` answers 503 while in-flight work finishes.
-    pub draining: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Urls {
-    pub public: Url,
-    pub admin: Url,
-}
+/// The app state under its earlier name.
+pub use crate::http::{AppState as Registry, Urls};
 
 pub struct Application {
     public_port: u16,
@@ -150,19 +125,6 @@ impl Application {
             keyring.clone(),
             settings.selfservice.rate_limits.clone(),
         );
-        let verification = VerificationService::new(
-            store.clone(),
-            courier.clone(),
-            keyring.clone(),
-            settings.clone(),
-            urls.public.clone(),
-            limiter.enabled().then(|| limiter.clone()),
-            crate::hooks::web_hooks(
-                &settings.selfservice.flows.verification.after.hooks,
-                source.base_dir(),
-            )
-            .context("selfservice.flows.verification.after.hooks")?,
-        );
         let phone = crate::phone::PhoneService::new(
             store.clone(),
             courier.clone(),
@@ -172,65 +134,36 @@ impl Application {
         );
         let sessions =
             crate::session::SessionService::new(store.clone(), settings.clone(), keyring.clone());
-        let flow_env =
-            crate::flow::env::FlowEnv::new(store.clone(), settings.clone(), urls.public.clone());
-        let flow_limiter = limiter.enabled().then(|| limiter.clone());
-        let flows = &settings.selfservice.flows;
         let oidc = crate::oidc::Providers::from_settings_at(
             &settings,
             crate::oidc::http_client(),
             source.base_dir(),
         )
         .context("invalid selfservice.methods.oidc settings")?;
-        let registration = crate::flow::registration::RegistrationService::new(
-            flow_env.clone(),
-            identities.clone(),
-            sessions.clone(),
-            verification.clone(),
-            courier.clone(),
-            flow_limiter.clone(),
-            crate::flow::after::AfterHooks::from_config(
-                &flows.registration.after,
-                source.base_dir(),
-                "registration",
-            )?,
-            oidc.clone(),
-        );
-        let settings_flow = crate::flow::settings::SettingsService::new(
-            flow_env.clone(),
-            identities.clone(),
-            sessions.clone(),
-            verification.clone(),
-            courier.clone(),
-            flow_limiter.clone(),
-            crate::flow::after::AfterHooks::from_config(
-                &flows.settings.after,
-                source.base_dir(),
-                "settings",
-            )?,
-        );
-        let login = crate::flow::login::LoginService::new(
-            flow_env.clone(),
-            sessions.clone(),
-            verification.clone(),
+        let hooks = FlowHooks::from_config(&settings.selfservice.flows, source.base_dir())?;
+        let flows = FlowDeps::new(DepsParts {
+            store: store.clone(),
+            settings: settings.clone(),
+            public: urls.public.clone(),
+            keyring: keyring.clone(),
+            courier: courier.clone(),
+            limiter: limiter.clone(),
+            sessions: sessions.clone(),
+            identities: identities.clone(),
             hasher,
-            flow_limiter,
-            crate::flow::after::AfterHooks::from_config(
-                &flows.login.after,
-                source.base_dir(),
-                "login",
-            )?,
-            oidc.clone(),
-        );
-        let registry = Arc::new(Registry {
-            sessions,
-            registration,
-            login,
-            settings_flow,
             oidc,
+            hooks,
+        });
+        let registry = Arc::new(Registry {
+            verification: VerificationService::new(flows.clone()),
+            registration: RegistrationService::new(flows.clone()),
+            login: LoginService::new(flows.clone()),
+            settings_flow: SettingsService::new(flows.clone()),
+            flows,
+            errors: crate::flow::errors::ErrorReports::new(store.clone()),
+            sessions,
             settings,
             phone,
-            verification,
             limiter,
             trusted_proxies,
             store,

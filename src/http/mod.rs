@@ -1,11 +1,12 @@
 //! The HTTP adapters: the public router (port 4433) and the admin router (port 4434).
 //! Only this layer knows actix, status codes and content negotiation.
 
-mod admin;
+pub mod admin;
 pub mod base_url;
 pub mod client_ip;
 pub mod drain;
 pub mod error;
+pub mod flows;
 mod health;
 pub mod metrics;
 pub mod negotiate;
@@ -16,6 +17,7 @@ mod pagination;
 mod public;
 pub mod query;
 mod schemas;
+mod state;
 pub mod ui;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -23,6 +25,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use error::ApiError;
+pub use state::{AppState, Urls};
 
 /// Routes of the public API.
 pub fn public(cfg: &mut web::ServiceConfig) {

@@ -1,41 +1,69 @@
-//! Login, registration and settings flows (one table).
+//! Self-service flows of every kind, one table. This module knows rows, not flows: the flow
+//! layer turns a `FlowRecord` into its own type and back.
 
 use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreError, dispatch};
-use crate::flow::FlowType;
-use crate::flow::form::{FlowKind, FormFlow};
-use crate::flow::ui::Ui;
+
+/// One row of `selfservice_flows`. `ui` and `internal_context` are JSON documents the flow
+/// layer serialised once; strings hold the enums' stable names.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FlowRecord {
+    pub id: Uuid,
+    pub kind: String,
+    #[sqlx(rename = "type")]
+    pub flow_type: String,
+    pub state: String,
+    pub request_url: String,
+    pub return_to: Option<String>,
+    /// The unmasked CSRF token of the browser the flow is bound to; empty for api flows.
+    pub csrf_token: String,
+    pub ui: Json<Box<RawValue>>,
+    pub identity_id: Option<Uuid>,
+    pub refresh: bool,
+    pub internal_context: Json<Box<RawValue>>,
+    pub active_method: Option<String>,
+    pub via: Option<String>,
+    /// The address the flow's last code or link went to.
+    pub sent_to: Option<String>,
+    pub submit_count: i32,
+    pub send_count: i32,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
 
 impl Store {
-    pub async fn insert_form_flow(&self, f: &FormFlow) -> Result<(), StoreError> {
+    pub async fn insert_flow(&self, f: &FlowRecord) -> Result<(), StoreError> {
         dispatch!(self, insert(f))
     }
     /// The flow with this id if it is of `kind`.
-    pub async fn get_form_flow(
-        &self,
-        kind: FlowKind,
-        id: Uuid,
-    ) -> Result<Option<FormFlow>, StoreError> {
+    pub async fn get_flow(&self, kind: &str, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
         dispatch!(self, get(kind, id))
     }
-    /// Saves state, UI, CSRF token, identity and context. A flow that reached its final state
-    /// is never written again, so a late form error cannot undo a success.
-    pub async fn update_form_flow(
+    /// The flow with this id, whatever its kind.
+    pub async fn get_any_flow(&self, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
+        dispatch!(self, get_any(id))
+    }
+    /// Saves state, UI, CSRF token, identity, context and active method (never the counters).
+    /// A flow that passed its challenge is final: `false`, and nothing is written, when the
+    /// stored flow is finished (settings flows excepted, which stay editable).
+    pub async fn update_flow(
         &self,
-        f: &FormFlow,
+        f: &FlowRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         dispatch!(self, update(f, now))
     }
-    /// As `update_form_flow`, but only if the stored flow was not written since `f` was read
-    /// (its `updated_at` is still `f.updated_at`): optimistic concurrency for one-time values
-    /// kept in the flow. `false` when someone else wrote first.
-    pub async fn update_form_flow_if_unchanged(
+    /// As `update_flow`, but only if the stored flow was not written since `f` was read (its
+    /// `updated_at` is still `f.updated_at`): optimistic concurrency for one-time values kept
+    /// in the flow. `false` when someone else wrote first.
+    pub async fn update_flow_if_unchanged(
         &self,
-        f: &FormFlow,
+        f: &FlowRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         // A write must change `updated_at`, or a second writer could not tell.
@@ -44,79 +72,39 @@ impl Store {
     }
 }
 
-const COLUMNS: &str = "id, kind, type, state, request_url, return_to, csrf_token, ui, identity_id, refresh, internal_context, issued_at, expires_at, updated_at";
-const INSERT: &str = r#"INSERT INTO selfservice_flows (id, kind, type, state, request_url, return_to,
-    csrf_token, ui, identity_id, refresh, internal_context, issued_at, expires_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12)"#;
+const COLUMNS: &str = "id, kind, type, state, request_url, return_to, csrf_token, ui, identity_id, refresh, internal_context, active_method, via, sent_to, submit_count, send_count, issued_at, expires_at, updated_at";
+const INSERT: &str = r#"INSERT INTO selfservice_flows (id, kind, type, state, request_url,
+    return_to, csrf_token, ui, identity_id, refresh, internal_context, active_method, via,
+    sent_to, submit_count, send_count, issued_at, expires_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 0, $15, $16, $15)"#;
+// A flow that passed its challenge is final: no write of an older state (a late wrong
+// guess, a form error, a resend) may land on it. Settings flows stay editable.
 const UPDATE: &str = r#"UPDATE selfservice_flows SET state = $2, ui = $3, csrf_token = $4,
-    identity_id = $5, internal_context = $6, updated_at = $7
-    WHERE id = $1 AND (kind = 'settings' OR state NOT IN ('passed_challenge', 'success'))"#;
-
+    identity_id = $5, internal_context = $6, active_method = $7, updated_at = $8
+    WHERE id = $1 AND (kind = 'settings' OR state <> 'passed_challenge')"#;
 const UPDATE_IF_UNCHANGED: &str = r#"UPDATE selfservice_flows SET state = $2, ui = $3,
-    csrf_token = $4, identity_id = $5, internal_context = $6, updated_at = $7
-    WHERE id = $1 AND updated_at = $8
-    AND (kind = 'settings' OR state NOT IN ('passed_challenge', 'success'))"#;
-
-#[derive(sqlx::FromRow)]
-struct FlowRow {
-    id: Uuid,
-    kind: String,
-    #[sqlx(rename = "type")]
-    flow_type: String,
-    state: String,
-    request_url: String,
-    return_to: Option<String>,
-    csrf_token: String,
-    ui: Json<Ui>,
-    identity_id: Option<Uuid>,
-    refresh: bool,
-    internal_context: Json<serde_json::Value>,
-    issued_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl FlowRow {
-    fn into_flow(self) -> Result<FormFlow, StoreError> {
-        Ok(FormFlow {
-            id: self.id,
-            kind: FlowKind::parse(&self.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown flow kind {:?}", self.kind)))?,
-            flow_type: FlowType::parse(&self.flow_type).ok_or_else(|| {
-                StoreError::Corrupt(format!("unknown flow type {:?}", self.flow_type))
-            })?,
-            state: self.state,
-            request_url: self.request_url,
-            return_to: self.return_to,
-            csrf_token: self.csrf_token,
-            ui: self.ui.0,
-            identity_id: self.identity_id,
-            refresh: self.refresh,
-            internal_context: self.internal_context.0,
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
-            updated_at: self.updated_at,
-            transient_payload: None,
-        })
-    }
-}
+    csrf_token = $4, identity_id = $5, internal_context = $6, active_method = $7, updated_at = $8
+    WHERE id = $1 AND updated_at = $9 AND (kind = 'settings' OR state <> 'passed_challenge')"#;
 
 super::backend_modules! {
     use sqlx::Pool;
 
-    pub async fn insert(pool: &Pool<Db>, f: &FormFlow) -> Result<(), StoreError> {
+    pub async fn insert(pool: &Pool<Db>, f: &FlowRecord) -> Result<(), StoreError> {
         sqlx::query(INSERT)
             .bind(f.id)
-            .bind(f.kind.as_str())
-            .bind(f.flow_type.as_str())
+            .bind(&f.kind)
+            .bind(&f.flow_type)
             .bind(&f.state)
             .bind(&f.request_url)
             .bind(&f.return_to)
             .bind(&f.csrf_token)
-            .bind(Json(&f.ui))
+            .bind(&f.ui)
             .bind(f.identity_id)
             .bind(f.refresh)
-            .bind(Json(&f.internal_context))
+            .bind(&f.internal_context)
+            .bind(&f.active_method)
+            .bind(&f.via)
+            .bind(&f.sent_to)
             .bind(f.issued_at)
             .bind(f.expires_at)
             .execute(pool)
@@ -124,34 +112,50 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn get(pool: &Pool<Db>, kind: FlowKind, id: Uuid) -> Result<Option<FormFlow>, StoreError> {
+    pub async fn get(pool: &Pool<Db>, kind: &str, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM selfservice_flows WHERE id = $1 AND kind = $2");
-        let row: Option<FlowRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(kind.as_str()).fetch_optional(pool).await?;
-        row.map(FlowRow::into_flow).transpose()
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(kind).fetch_optional(pool).await?)
     }
 
-    pub async fn update(pool: &Pool<Db>, f: &FormFlow, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn get_any(pool: &Pool<Db>, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM selfservice_flows WHERE id = $1");
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
+    }
+
+    pub async fn update(pool: &Pool<Db>, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut conn = pool.acquire().await?;
+        save(&mut conn, f, now).await
+    }
+
+    /// The contents of `f`, on a pool connection or inside a transaction.
+    pub(in crate::persistence) async fn save(
+        conn: &mut <Db as sqlx::Database>::Connection,
+        f: &FlowRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let r = sqlx::query(UPDATE)
             .bind(f.id)
             .bind(&f.state)
-            .bind(Json(&f.ui))
+            .bind(&f.ui)
             .bind(&f.csrf_token)
             .bind(f.identity_id)
-            .bind(Json(&f.internal_context))
+            .bind(&f.internal_context)
+            .bind(&f.active_method)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn update_if_unchanged(pool: &Pool<Db>, f: &FormFlow, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn update_if_unchanged(pool: &Pool<Db>, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let r = sqlx::query(UPDATE_IF_UNCHANGED)
             .bind(f.id)
             .bind(&f.state)
-            .bind(Json(&f.ui))
+            .bind(&f.ui)
             .bind(&f.csrf_token)
             .bind(f.identity_id)
-            .bind(Json(&f.internal_context))
+            .bind(&f.internal_context)
+            .bind(&f.active_method)
             .bind(now)
             .bind(f.updated_at)
             .execute(pool)

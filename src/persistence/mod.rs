@@ -4,6 +4,7 @@
 //! PostgreSQL and for SQLite (`Db` names the backend inside). The placeholders (`$1`) and
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
+pub mod challenges;
 pub(crate) mod courier;
 mod courier_list;
 mod courier_record;
@@ -17,8 +18,6 @@ pub mod phone;
 mod ratelimit;
 mod rows;
 pub mod sessions;
-pub mod verification;
-mod verification_rows;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -81,6 +80,7 @@ pub(crate) mod dialect {
         pub const BEGIN_WRITE: &str = "BEGIN";
         /// The outbox of the same backend, for units of work that queue a message.
         pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
+        pub(in crate::persistence) use crate::persistence::flows::pg as flows;
         pub(in crate::persistence) use crate::persistence::identities::pg as identities;
     }
     pub mod sqlite {
@@ -88,6 +88,7 @@ pub(crate) mod dialect {
         /// failing with SQLITE_BUSY when a reader tries to upgrade.
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
         pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
+        pub(in crate::persistence) use crate::persistence::flows::lite as flows;
         pub(in crate::persistence) use crate::persistence::identities::lite as identities;
     }
 }

@@ -254,13 +254,22 @@ async fn request_values_cannot_forge_log_lines() {
     let forged = "2026-01-01T00:00:00Z INFO forged";
     for format in ["text", "json"] {
         let served = serve(&[("LOG_FORMAT", format)]);
-        let url = format!(
-            "{}/self-service/verification/api?return_to=x%0A{}%0D%1B%5B31m%C2%85%E2%80%A8y",
-            served.public,
+        let payload = format!(
+            "x%0A{}%0D%1B%5B31m%C2%85%E2%80%A8y",
             forged.replace(' ', "%20")
         );
-        let answer = reqwest::get(&url).await.unwrap();
-        assert_eq!(answer.status(), 400, "{format}: the return_to is refused");
+        // The case, and a refused value the error log repeats (an unknown schema id).
+        let refused = reqwest::get(format!(
+            "{}/self-service/verification/api?return_to={payload}",
+            served.public
+        ))
+        .await
+        .unwrap();
+        assert_eq!(refused.status(), 400, "{format}: the return_to is refused");
+        let unknown = reqwest::get(format!("{}/schemas/{payload}", served.public))
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 404, "{format}: no such schema");
         let logs = served.logs();
         assert!(
             logs.contains("INFO forged"),

@@ -12,6 +12,7 @@ mod cli_admin;
 mod config_cli;
 mod courier;
 mod db_outage;
+mod flow_core;
 mod health;
 mod helpers;
 mod login;

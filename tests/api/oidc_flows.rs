@@ -478,15 +478,11 @@ async fn a_refresh_flow_never_signs_up_a_new_account() {
     let (flow, url) = start(&env, &other, "login").await;
     let store = &env.app.registry.store;
     let flow_id = uuid::Uuid::parse_str(flow["id"].as_str().unwrap()).unwrap();
-    let mut stored = store
-        .get_form_flow(verity::flow::form::FlowKind::Login, flow_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let mut stored = store.get_flow("login", flow_id).await.unwrap().unwrap();
     stored.identity_id = Some(uuid::Uuid::parse_str(&carol).unwrap());
     assert!(
         store
-            .update_form_flow(&stored, chrono::Utc::now())
+            .update_flow(&stored, chrono::Utc::now())
             .await
             .unwrap()
     );

@@ -64,7 +64,7 @@ async fn one_correct_code_fifty_times(app: TestApp) {
     assert_eq!(passed, 1, "exactly one submission verifies");
     let used = scalar(
         app.store(),
-        "SELECT COUNT(*) FROM identity_verification_challenges WHERE used_at IS NOT NULL",
+        "SELECT COUNT(*) FROM selfservice_flow_challenges WHERE used_at IS NOT NULL",
     )
     .await;
     assert_eq!(used, 1, "one used_at");

@@ -87,7 +87,21 @@ async fn an_expired_flow_answers_410_with_where_to_start_again() {
 #[tokio::test]
 async fn return_to_must_be_allowed() {
     let app = spawn_app().await;
-    for kind in KINDS {
+    // A browser is sent to the error UI with the stored error, as Kratos forwards it (it
+    // used to get the JSON envelope); JSON clients get the envelope.
+    let browser = Client::new(Kind::Browser);
+    let reply = browser
+        .init_raw(&app, Some("https://evil.example.com/phish"))
+        .await;
+    assert_eq!(reply.status, 303, "{reply:?}");
+    assert!(
+        reply
+            .location()
+            .unwrap()
+            .starts_with(&format!("{}/ui/error?id=", app.public)),
+        "{reply:?}"
+    );
+    for kind in [Kind::Api, Kind::Spa] {
         let c = Client::new(kind);
         let evil = "https://evil.example.com/phish";
         let reply = c.init_raw(&app, Some(evil)).await;

@@ -97,7 +97,11 @@ async fn a_failing_web_hook_replaces_the_flow() {
         200,
     )
     .await;
-    assert_eq!(flow["ui"]["messages"][0]["id"], 4000001);
+    // A fixed text, not the hook's error: that named the hook's URL (and any `?api_key=`)
+    // and used to be shown as a 4000001 reason.
+    assert_eq!(flow["ui"]["messages"][0]["id"], 5000001);
+    assert!(!flow.to_string().contains(&server.uri()), "{flow}");
+    assert!(!body.to_string().contains(&server.uri()), "{body}");
 }
 
 #[tokio::test]

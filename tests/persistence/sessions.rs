@@ -1,8 +1,5 @@
 use serde_json::json;
 use uuid::Uuid;
-use verity::flow::FlowType;
-use verity::flow::form::{FlowKind, FormFlow};
-use verity::flow::ui::Ui;
 use verity::persistence::sessions::NewSession;
 use verity::persistence::{Store, StoreError};
 use verity::session::{AuthMethod, Session};
@@ -15,7 +12,6 @@ crate::contract!(
     replace_session_ends_the_previous_one,
     sessions_are_found_by_digest_only,
     deactivate_all_keeps_the_named_session,
-    form_flows_round_trip_and_final_states_stick,
     an_identity_update_can_end_the_other_sessions_with_it,
 );
 
@@ -143,65 +139,6 @@ async fn deactivate_all_keeps_the_named_session(store: &Store) {
         !store.deactivate_session(keep.id, t()).await.unwrap(),
         "already ended"
     );
-}
-
-async fn form_flows_round_trip_and_final_states_stick(store: &Store) {
-    let now = t();
-    let mut f = FormFlow {
-        id: Uuid::new_v4(),
-        kind: FlowKind::Registration,
-        flow_type: FlowType::Browser,
-        state: "choose_method".into(),
-        request_url: "http://x/self-service/registration/browser".into(),
-        return_to: Some("http://x/after".into()),
-        csrf_token: "csrf".into(),
-        ui: Ui {
-            action: "a".into(),
-            method: "POST".into(),
-            nodes: vec![],
-            messages: vec![],
-        },
-        identity_id: None,
-        refresh: false,
-        internal_context: json!({}),
-        issued_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        updated_at: now,
-        transient_payload: None,
-    };
-    store.insert_form_flow(&f).await.unwrap();
-    assert_eq!(
-        store
-            .get_form_flow(FlowKind::Registration, f.id)
-            .await
-            .unwrap()
-            .unwrap(),
-        f
-    );
-    assert!(
-        store
-            .get_form_flow(FlowKind::Login, f.id)
-            .await
-            .unwrap()
-            .is_none(),
-        "kinds do not mix"
-    );
-    f.state = "passed_challenge".into();
-    f.internal_context = json!({"verification_flow": {"id": "v"}});
-    assert!(store.update_form_flow(&f, now).await.unwrap());
-    let mut late = f.clone();
-    late.state = "choose_method".into();
-    assert!(
-        !store.update_form_flow(&late, now).await.unwrap(),
-        "a finished flow stays finished"
-    );
-    let back = store
-        .get_form_flow(FlowKind::Registration, f.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(back.state, "passed_challenge");
-    assert_eq!(back.internal_context["verification_flow"]["id"], "v");
 }
 
 async fn an_identity_update_can_end_the_other_sessions_with_it(store: &Store) {

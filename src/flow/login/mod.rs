@@ -1,170 +1,161 @@
-//! Login with the password method: any credential identifier (email, phone, username), a
-//! dummy hash for unknown identifiers, throttling per account and per IP, `refresh`, and
-//! the `require_verified_address` hook.
+//! Login with the password and oidc methods: `choose_method -> passed_challenge`, `refresh`,
+//! and the after-hooks (`require_verified_address`, web hooks, session) in `finish.rs`.
 
-mod submit;
-
-use std::sync::Arc;
+mod finish;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
-use tokio::sync::OnceCell;
-use uuid::Uuid;
 
-use super::FlowType;
-use super::after::AfterHooks;
-use super::env::{FlowEnv, FormError};
-use super::form::{FlowKind, FormFlow};
-use super::messages;
-use super::ui::{Input, Ui};
-use super::verification::VerificationService;
-use crate::hash::PasswordHasher;
-use crate::identity::Identity;
-use crate::ratelimit::RateLimiter;
-use crate::session::{Session, SessionService};
+use crate::flow::core::messages::{self, no_strategy};
+use crate::flow::core::ui::csrf_node;
+use crate::flow::core::{
+    Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, Method, NewFlow, Outcome,
+    Request, SessionUse, Step, Submission, show_error,
+};
+use crate::flow::verification::VerificationService;
+use crate::ratelimit::Rule;
+use crate::strategy::PasswordOrOidc;
+use crate::strategy::oidc;
+use crate::strategy::password::{self, Authenticator};
 
 #[derive(Clone, Debug)]
 pub struct LoginService {
-    pub(super) env: FlowEnv,
-    pub(super) sessions: SessionService,
-    pub(super) verification: VerificationService,
-    pub(super) hasher: PasswordHasher,
-    pub(super) limiter: Option<RateLimiter>,
-    pub(super) hooks: Arc<AfterHooks>,
-    /// A hash of a random password with the configured parameters, checked when the
-    /// identifier is unknown so that both cases cost one argon2 verification.
-    pub(super) dummy: Arc<OnceCell<String>>,
-    /// Social sign-in providers (empty when the method is off).
-    pub(super) oidc: crate::oidc::Providers,
+    deps: FlowDeps,
+    auth: Authenticator,
+    verification: VerificationService,
 }
 
 impl LoginService {
-    pub fn new(
-        env: FlowEnv,
-        sessions: SessionService,
-        verification: VerificationService,
-        hasher: PasswordHasher,
-        limiter: Option<RateLimiter>,
-        hooks: AfterHooks,
-        oidc: crate::oidc::Providers,
-    ) -> Self {
+    pub fn new(deps: FlowDeps) -> Self {
         Self {
-            env,
-            sessions,
-            verification,
-            hasher,
-            limiter,
-            hooks: Arc::new(hooks),
-            dummy: Arc::new(OnceCell::new()),
-            oidc,
+            verification: VerificationService::new(deps.clone()),
+            auth: Authenticator::default(),
+            deps,
         }
     }
 
-    pub fn env(&self) -> &FlowEnv {
-        &self.env
+    /// A new flow in `choose_method`; on a refresh the identifier is fixed and no provider
+    /// buttons are offered.
+    fn fresh(&self, new: NewFlow, identifier: Option<&str>, now: DateTime<Utc>) -> Flow {
+        let mut flow = self.deps.new_flow(new, now);
+        fill_ui(&mut flow, identifier);
+        if identifier.is_none() {
+            oidc::add_provider_nodes(&mut flow.ui, &self.deps, FlowKind::Login);
+        }
+        flow
     }
 
-    /// A new login flow. With a session and without `refresh` there is nothing to do
-    /// (Kratos: `session_already_available`); with `refresh` the flow re-authenticates the
-    /// session's identity.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create(
-        &self,
-        flow_type: FlowType,
-        request_url: String,
-        return_to: Option<&str>,
-        refresh: bool,
-        csrf: String,
-        current: Option<&(Session, Identity)>,
-        now: DateTime<Utc>,
-    ) -> Result<FormFlow, FormError> {
-        if current.is_some() && !refresh {
-            return Err(FormError::SessionAlreadyAvailable);
-        }
-        let return_to = self.env.check_return_to(return_to)?;
-        let mut flow = self.env.new_flow(
-            FlowKind::Login,
-            flow_type,
-            request_url,
-            return_to,
-            csrf,
-            "choose_method",
-            now,
-        );
-        if let (true, Some((_, identity))) = (refresh, current) {
-            flow.refresh = true;
-            flow.identity_id = Some(identity.id);
-            flow.ui.messages.push(crate::text::info(
-                1010003,
-                "Please confirm this action by verifying that it is you.",
-            ));
-        }
-        let identifier = match (flow.refresh, current) {
-            (true, Some((_, identity))) => identity
-                .credential("password")
-                .and_then(|c| c.identifiers.first().cloned()),
-            _ => None,
-        };
-        fill_ui(&mut flow.ui, identifier.as_deref());
-        if !flow.refresh {
-            super::oidc::add_provider_nodes(&mut flow.ui, &self.env, &self.oidc, FlowKind::Login);
-        }
-        self.env.store.insert_form_flow(&flow).await?;
-        Ok(flow)
-    }
-
-    pub async fn get(&self, id: Uuid) -> Result<FormFlow, FormError> {
-        self.env.get(FlowKind::Login, id).await
-    }
-
-    pub fn ui_location(&self, id: Uuid) -> String {
-        self.env.ui_location(FlowKind::Login, id)
+    /// A new login flow continuing `old`'s browser (not stored): the expired flow of a social
+    /// sign-in, or a sign-up whose subject already has an account.
+    pub fn continuation(&self, old: &Flow, now: DateTime<Utc>) -> Flow {
+        let new = NewFlow::after(FlowKind::Login, old, old.csrf_token.clone());
+        self.fresh(new, None, now)
     }
 }
 
-/// identifier, password and the submit button after the CSRF node. On a refresh the
-/// identifier is fixed (hidden).
-pub(super) fn fill_ui(ui: &mut Ui, identifier: Option<&str>) {
-    ui.nodes
-        .retain(|n| n.attributes.get("name") == Some(&json!("csrf_token")));
-    ui.nodes.push(
-        Input {
-            name: "identifier",
-            kind: if identifier.is_some() {
-                "hidden"
-            } else {
-                "text"
-            },
-            group: "default",
-            value: Some(json!(identifier.unwrap_or(""))),
-            required: true,
-            autocomplete: Some("username"),
-            label: Some(messages::label_identifier()),
+/// The CSRF node (browser flows), then identifier, password and the submit button.
+fn fill_ui(flow: &mut Flow, identifier: Option<&str>) {
+    let mut nodes = Vec::new();
+    if flow.flow_type == FlowType::Browser {
+        nodes.push(csrf_node(&crate::csrf::mask(&flow.csrf_token)));
+    }
+    nodes.push(password::identifier_node(identifier));
+    nodes.push(password::password_node(true, true));
+    nodes.push(password::submit_node("password", messages::label_sign_in()));
+    flow.ui.nodes = nodes;
+}
+
+impl FlowService for LoginService {
+    type Method = PasswordOrOidc;
+    const KIND: FlowKind = FlowKind::Login;
+    const SESSION: SessionUse = SessionUse::Optional;
+
+    fn deps(&self) -> &FlowDeps {
+        &self.deps
+    }
+
+    /// With a session and without `refresh` there is nothing to do (Kratos:
+    /// `session_already_available`); with `refresh` the flow re-authenticates the session's
+    /// identity.
+    async fn create(
+        &self,
+        init: &Init,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError> {
+        let refreshing = match (&req.session, init.refresh) {
+            (Some(_), false) => return Err(FlowError::SessionAlreadyAvailable),
+            (Some((_, identity)), true) => Some(identity),
+            (None, _) => None,
+        };
+        let new = NewFlow::from_init(&self.deps, FlowKind::Login, init, req)?;
+        let Some(identity) = refreshing else {
+            return Ok(self.fresh(new, None, now));
+        };
+        let identifier = identity
+            .credential("password")
+            .and_then(|c| c.identifiers.first().cloned())
+            .unwrap_or_default();
+        let mut flow = self.fresh(new, Some(&identifier), now);
+        flow.refresh = true;
+        flow.identity_id = Some(identity.id);
+        flow.ui.messages.push(crate::text::info(
+            1010003,
+            "Please confirm this action by verifying that it is you.",
+        ));
+        Ok(flow)
+    }
+
+    fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError> {
+        Ok(self.fresh(NewFlow::renewing(FlowKind::Login, old, req), None, now))
+    }
+
+    async fn on_finished(
+        &self,
+        flow: Flow,
+        _sub: &Submission<Self::Method>,
+        _req: &Request,
+        _now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        Ok(crate::flow::core::already_finished(flow, 4010007))
+    }
+
+    fn submit_rule(&self) -> Option<Rule> {
+        Some(Rule::LoginPerIp)
+    }
+
+    async fn submit(
+        &self,
+        mut flow: Flow,
+        sub: Submission<Self::Method>,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        let methods = &self.deps.settings.selfservice.methods;
+        match sub.method {
+            // A refresh re-authenticates the signed-in identity; it offers no providers.
+            Ok(PasswordOrOidc::Oidc(fields)) if !flow.refresh && oidc::enabled(&self.deps) => {
+                oidc::start(&self.deps, flow, fields, now).await
+            }
+            Ok(PasswordOrOidc::Password(fields)) if methods.password.enabled => {
+                match self
+                    .auth
+                    .authenticate(&self.deps, flow, fields, now)
+                    .await?
+                {
+                    Step::Answer(outcome) => Ok(*outcome),
+                    Step::Proceed((flow, identity)) => {
+                        self.finish(flow, identity, Method::Password, None, req, now)
+                            .await
+                    }
+                }
+            }
+            _ => {
+                flow.ui.clear_messages();
+                flow.ui
+                    .messages
+                    .push(no_strategy(4010002, "log you in with"));
+                show_error(&self.deps, flow, now).await
+            }
         }
-        .node(),
-    );
-    ui.nodes.push(
-        Input {
-            name: "password",
-            kind: "password",
-            group: "password",
-            value: None,
-            required: true,
-            autocomplete: Some("current-password"),
-            label: Some(messages::label_password()),
-        }
-        .node(),
-    );
-    ui.nodes.push(
-        Input {
-            name: "method",
-            kind: "submit",
-            group: "password",
-            value: Some(json!("password")),
-            required: false,
-            autocomplete: None,
-            label: Some(messages::label_sign_in()),
-        }
-        .node(),
-    );
+    }
 }

@@ -1,216 +1,338 @@
-//! The verification flow: `choose_method -> sent_email -> passed_challenge`, persisted, with
-//! the UI nodes Kratos emits for each state.
+//! The verification flow: `choose_method -> sent_email -> passed_challenge`, with the code
+//! and link strategies. Sending is in `send.rs`, answering the challenge in `answer.rs`.
 
-mod consume;
-mod deliver;
-mod hook;
-mod nodes;
-mod outcome;
-mod service;
-mod submit;
+mod answer;
+mod send;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use uuid::Uuid;
+use serde_json::{Map, Value};
 
-use super::FlowType;
-use super::ui::Ui;
-use crate::schema::Via;
+use crate::config::VerificationStrategy;
+use crate::flow::core::{
+    Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, Method, MethodError, NewFlow,
+    Outcome, ParseMethod, Replacement, Request, SessionUse, Submission,
+};
+use crate::ratelimit::Rule;
+use crate::strategy::code::{CodeFields, nodes};
+use crate::strategy::link::LinkFields;
+use crate::text::{self, Text};
 
-pub use deliver::Recipient;
-pub use hook::Origin;
-pub use nodes::{choose_method_ui, sent_ui, success_ui};
-pub use outcome::{Outcome, VerificationError};
-pub use service::{BrowserSignal, Submission, SubmitContext, VerificationService};
+pub use send::{Admit, Recipient, Started};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    ChooseMethod,
-    SentEmail,
-    PassedChallenge,
+/// A verification submission, by method. A link token selects the link method whatever
+/// `method` says, as Kratos's link strategy takes it first; no method means the configured one.
+#[derive(Debug)]
+pub enum VerificationMethod {
+    Code(CodeFields),
+    Link(LinkFields),
+    /// No method named: the configured one applies.
+    Default(CodeFields),
 }
 
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ChooseMethod => "choose_method",
-            Self::SentEmail => "sent_email",
-            Self::PassedChallenge => "passed_challenge",
+impl ParseMethod for VerificationMethod {
+    fn parse(method: Option<&str>, mut fields: Map<String, Value>) -> Result<Self, MethodError> {
+        if LinkFields::has_token(&fields) {
+            return Ok(Self::Link(LinkFields::take(&mut fields)));
         }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "choose_method" => Some(Self::ChooseMethod),
-            "sent_email" => Some(Self::SentEmail),
-            "passed_challenge" => Some(Self::PassedChallenge),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    Code,
-    Link,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Code => "code",
-            Self::Link => "link",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "code" => Some(Self::Code),
-            "link" => Some(Self::Link),
-            _ => None,
+        match method {
+            None => Ok(Self::Default(CodeFields::take(&mut fields))),
+            Some("code") => Ok(Self::Code(CodeFields::take(&mut fields))),
+            Some("link") => Ok(Self::Link(LinkFields::take(&mut fields))),
+            Some(_) => Err(MethodError::Unknown(
+                r#"value must be one of "code", "link""#,
+            )),
         }
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("illegal verification transition from {from:?} to {to:?}")]
-pub struct IllegalTransition {
-    pub from: State,
-    pub to: State,
+#[derive(Clone, Debug)]
+pub struct VerificationService {
+    deps: FlowDeps,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct VerificationFlow {
-    pub id: Uuid,
-    pub kind: FlowType,
-    pub state: State,
-    pub active: Option<Method>,
-    pub request_url: String,
-    pub return_to: Option<String>,
-    /// The unmasked CSRF token the flow is bound to (browser flows); empty for api flows.
-    pub csrf_token: String,
-    pub ui: Ui,
-    /// Code submissions so far, counted before each check and never reset by a resend.
-    pub submit_count: i32,
-    /// Codes or links sent in this flow (the first send and the resends).
-    pub send_count: i32,
-    /// The channel of the last send (hidden, as in Kratos): it picks the success message.
-    pub via: Option<Via>,
-    pub issued_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub transient_payload: Option<Value>,
-}
-
-impl VerificationFlow {
-    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        now >= self.expires_at
+impl VerificationService {
+    pub fn new(deps: FlowDeps) -> Self {
+        Self { deps }
     }
 
-    /// A code or link went out (first send or resend).
-    pub fn sent(&mut self, method: Method, via: Via) -> Result<(), IllegalTransition> {
-        match self.state {
-            State::ChooseMethod | State::SentEmail => {
-                self.state = State::SentEmail;
-                self.active = Some(method);
-                self.via = Some(via);
-                Ok(())
-            }
-            State::PassedChallenge => Err(IllegalTransition {
-                from: self.state,
-                to: State::SentEmail,
+    fn cfg(&self) -> &crate::config::VerificationFlowConfig {
+        &self.deps.settings.selfservice.flows.verification
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.cfg().enabled
+    }
+
+    /// The method `selfservice.flows.verification.use` names.
+    fn primary(&self) -> Method {
+        match self.cfg().strategy {
+            VerificationStrategy::Code => Method::Code,
+            VerificationStrategy::Link => Method::Link,
+        }
+    }
+
+    fn method_enabled(&self, m: Method) -> bool {
+        let methods = &self.deps.settings.selfservice.methods;
+        match m {
+            Method::Code => methods.code.is_enabled(),
+            Method::Link => methods.link.enabled,
+            _ => false,
+        }
+    }
+
+    /// Verification is on and its method too; otherwise Kratos's 400.
+    fn check_enabled(&self) -> Result<(), FlowError> {
+        let disabled = |reason| FlowError::Disabled {
+            kind: FlowKind::Verification,
+            reason,
+        };
+        if !self.enabled() {
+            return Err(disabled(
+                "Verification is not allowed because it was disabled.",
+            ));
+        }
+        match self.primary() {
+            m if self.method_enabled(m) => Ok(()),
+            Method::Link => Err(disabled(
+                "The active verification strategy link is not enabled. Please enable it in the configuration.",
+            )),
+            _ => Err(disabled(
+                "The active verification strategy code is not enabled. Please enable it in the configuration.",
+            )),
+        }
+    }
+
+    /// Phone numbers are accepted when an SMS channel is configured (or mail goes to the dev inbox).
+    fn phone_allowed(&self) -> bool {
+        self.deps
+            .courier
+            .can_deliver(crate::persistence::Channel::Sms)
+    }
+
+    /// A new flow in `choose_method` showing `messages`.
+    fn fresh(&self, new: NewFlow, messages: Vec<Text>, now: DateTime<Utc>) -> Flow {
+        let mut flow = self.deps.new_flow(new, now);
+        let method = self.primary();
+        flow.active = Some(method);
+        let masked =
+            (flow.flow_type == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
+        flow.ui = nodes::choose_method_ui(
+            &flow.ui.action,
+            method,
+            masked.as_deref(),
+            self.phone_allowed(),
+        );
+        flow.ui.messages = messages;
+        flow
+    }
+
+    /// A new flow replacing `old` (same type, request URL and return_to) showing `message`,
+    /// bound to the requesting browser, stored.
+    async fn renew(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: Text,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError> {
+        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
+        let new = self.fresh(
+            NewFlow::after(FlowKind::Verification, old, csrf),
+            vec![message],
+            now,
+        );
+        self.deps.flows.insert(&new).await?;
+        Ok(new)
+    }
+
+    /// [`Self::renew`] as an outcome.
+    async fn replace(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: Text,
+        why: Replacement,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        let new = self.renew(old, req, message, now).await?;
+        Ok(Outcome::Replaced { new, why })
+    }
+
+    /// Where "Continue" leads after success: the flow's return_to, else the configured defaults.
+    fn continue_url(&self, flow: &Flow) -> String {
+        flow.return_to
+            .clone()
+            .or_else(|| self.cfg().after.default_browser_return_url.clone())
+            .unwrap_or_else(|| {
+                self.deps
+                    .settings
+                    .selfservice
+                    .default_browser_return_url
+                    .clone()
+            })
+    }
+
+    /// A form error on the flow: its messages replaced by `message` (on `node` if given).
+    async fn form_error(
+        &self,
+        mut flow: Flow,
+        node: Option<&str>,
+        message: Text,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        flow.ui.clear_messages();
+        flow.ui.add_message(node, message);
+        crate::flow::core::show_error(&self.deps, flow, now).await
+    }
+}
+
+impl FlowService for VerificationService {
+    type Method = VerificationMethod;
+    const KIND: FlowKind = FlowKind::Verification;
+    const SESSION: SessionUse = SessionUse::Ignored;
+
+    fn deps(&self) -> &FlowDeps {
+        &self.deps
+    }
+
+    async fn create(
+        &self,
+        init: &Init,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError> {
+        self.check_enabled()?;
+        let new = NewFlow::from_init(&self.deps, FlowKind::Verification, init, req)?;
+        Ok(self.fresh(new, Vec::new(), now))
+    }
+
+    fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError> {
+        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
+        Ok(self.fresh(
+            NewFlow::after(FlowKind::Verification, old, csrf),
+            Vec::new(),
+            now,
+        ))
+    }
+
+    /// Kratos's link strategy tries a token before looking at the state: a token for a
+    /// finished flow is simply no longer valid. Otherwise a new flow says "already done".
+    async fn on_finished(
+        &self,
+        flow: Flow,
+        sub: &Submission<Self::Method>,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        if let Ok(VerificationMethod::Link(LinkFields { token: Some(_), .. })) = &sub.method {
+            let new = self
+                .renew(&flow, req, text::verification_token_invalid(), now)
+                .await?;
+            return Ok(Outcome::LinkRedirect { flow: new });
+        }
+        let why = match flow.active {
+            Some(Method::Link) => Replacement::LinkRestart,
+            _ => Replacement::AlreadyDone,
+        };
+        self.replace(&flow, req, text::verification_already_done(), why, now)
+            .await
+    }
+
+    fn check_available(&self) -> Result<(), FlowError> {
+        match self.enabled() {
+            true => Ok(()),
+            false => Err(FlowError::Disabled {
+                kind: FlowKind::Verification,
+                reason: "Verification is not allowed because it was disabled.",
             }),
         }
     }
 
-    /// The challenge was answered.
-    pub fn passed(&mut self) -> Result<(), IllegalTransition> {
-        match self.state {
-            State::SentEmail | State::ChooseMethod => {
-                self.state = State::PassedChallenge;
-                Ok(())
-            }
-            State::PassedChallenge => Err(IllegalTransition {
-                from: self.state,
-                to: State::PassedChallenge,
-            }),
+    fn is_answer(&self, sub: &Submission<Self::Method>) -> bool {
+        match &sub.method {
+            Ok(VerificationMethod::Code(c) | VerificationMethod::Default(c)) => c.code.is_some(),
+            Ok(VerificationMethod::Link(l)) => l.token.is_some(),
+            Err(_) => false,
         }
     }
 
-    /// The flow as the API shows it (`verificationFlow`).
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("id".into(), json!(self.id));
-        m.insert("type".into(), json!(self.kind.as_str()));
-        m.insert("expires_at".into(), json!(self.expires_at));
-        m.insert("issued_at".into(), json!(self.issued_at));
-        m.insert("request_url".into(), json!(self.request_url));
-        if let Some(r) = &self.return_to {
-            m.insert("return_to".into(), json!(r));
+    /// Sends count against the send limits and codes against their own, per path.
+    fn submit_rule(&self) -> Option<Rule> {
+        None
+    }
+
+    async fn submit(
+        &self,
+        flow: Flow,
+        sub: Submission<Self::Method>,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        let (method, fields) = match sub.method {
+            Err(e) => {
+                let message = match e {
+                    MethodError::Unknown(reason) => text::reason(reason),
+                    MethodError::NoStrategy => text::no_strategy_verification(),
+                };
+                return self.form_error(flow, Some("method"), message, now).await;
+            }
+            Ok(VerificationMethod::Link(link)) if link.token.is_some() => {
+                let token = link.token.unwrap_or_default();
+                return self.use_link(flow, token.expose(), req, now).await;
+            }
+            Ok(VerificationMethod::Link(link)) => (
+                Method::Link,
+                CodeFields {
+                    email: link.email,
+                    code: None,
+                },
+            ),
+            Ok(VerificationMethod::Code(c)) => (Method::Code, c),
+            Ok(VerificationMethod::Default(c)) => (self.primary(), c),
+        };
+        if !self.method_enabled(method) || flow.active.is_some_and(|a| a != method) {
+            let message = text::no_strategy_verification();
+            return self.form_error(flow, None, message, now).await;
         }
-        if let Some(a) = self.active {
-            m.insert("active".into(), json!(a.as_str()));
+        match (req.is_get, fields.code, fields.email) {
+            (true, Some(code), _) => self.prefill(flow, code.expose(), req, now).await,
+            (true, None, _) => Ok(Outcome::LinkRedirect { flow }),
+            (false, Some(code), _) if method == Method::Code => {
+                self.use_code(flow, code.expose(), req, now).await
+            }
+            (false, _, Some(address)) if !address.trim().is_empty() => {
+                self.send(flow, method, &address, req, now).await
+            }
+            _ => {
+                let message = text::missing_property("email");
+                self.form_error(flow, Some("email"), message, now).await
+            }
         }
-        m.insert("ui".into(), json!(self.ui));
-        m.insert("state".into(), json!(self.state.as_str()));
-        if let Some(t) = &self.transient_payload {
-            m.insert("transient_payload".into(), t.clone());
-        }
-        Value::Object(m)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn flow(state: State) -> VerificationFlow {
-        let now = Utc::now();
-        VerificationFlow {
-            id: Uuid::new_v4(),
-            kind: FlowType::Api,
-            state,
-            active: None,
-            request_url: "http://x/".into(),
-            return_to: None,
-            csrf_token: String::new(),
-            ui: Ui {
-                action: "a".into(),
-                method: "POST".into(),
-                nodes: vec![],
-                messages: vec![],
-            },
-            submit_count: 0,
-            send_count: 0,
-            via: None,
-            issued_at: now,
-            expires_at: now,
-            transient_payload: None,
-        }
+    fn parse(method: Option<&str>, fields: Value) -> Result<VerificationMethod, MethodError> {
+        let Value::Object(m) = fields else {
+            unreachable!()
+        };
+        VerificationMethod::parse(method, m)
     }
 
     #[test]
-    fn transitions_follow_the_state_machine() {
-        let mut f = flow(State::ChooseMethod);
-        f.sent(Method::Code, Via::Email).unwrap();
-        assert_eq!(f.state, State::SentEmail);
-        f.sent(Method::Code, Via::Email).unwrap();
-        f.passed().unwrap();
-        assert_eq!(f.state, State::PassedChallenge);
-        assert!(
-            f.sent(Method::Code, Via::Email).is_err(),
-            "a finished flow cannot send again"
-        );
-        assert!(f.passed().is_err(), "nor pass twice");
-    }
-
-    #[test]
-    fn json_omits_empty_optionals() {
-        let f = flow(State::ChooseMethod);
-        let j = f.to_json();
-        assert!(j.get("return_to").is_none() && j.get("active").is_none());
-        assert!(j["ui"].get("messages").is_none());
-        assert_eq!(j["state"], "choose_method");
-        assert_eq!(j["type"], "api");
+    fn a_token_selects_the_link_method() {
+        assert!(matches!(
+            parse(Some("code"), json!({"token": "t"})),
+            Ok(VerificationMethod::Link(_))
+        ));
+        assert!(matches!(
+            parse(None, json!({"email": "a@x.io"})),
+            Ok(VerificationMethod::Default(_))
+        ));
+        assert!(parse(Some("totp"), json!({})).is_err());
     }
 }

@@ -1,23 +1,15 @@
-//! Public self-service routes.
+//! Public routes beside the self-service flows: sessions, social sign-in callbacks and the
+//! partner phone API.
 
-mod forms;
-mod login;
 mod oidc;
 mod phone;
-mod registration;
 pub(crate) mod sessions;
-mod settings;
-mod verification;
-mod verification_errors;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    verification::configure(cfg);
+    crate::http::flows::configure(cfg);
     phone::configure(cfg);
-    registration::configure(cfg);
-    login::configure(cfg);
     oidc::configure(cfg);
     sessions::configure(cfg);
-    settings::configure(cfg);
 }

@@ -1,18 +1,16 @@
 //! `GET|POST /self-service/methods/oidc/callback/{provider}`: thin adapter over
 //! `flow::oidc::callback`.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::forms::{
-    browser_signal, csrf_from_cookie, current_session, device, form_error, respond, respond_error,
-};
-use super::verification_errors::for_browser;
-use crate::flow::env::{FormError, FormOutcome};
-use crate::flow::oidc::{Callback, CallbackError};
-use crate::flow::verification::SubmitContext;
-use crate::http::{ApiError, now};
-use crate::startup::Registry;
+use crate::flow::core::SessionUse;
+use crate::http::AppState as Registry;
+use crate::http::flows::errors::respond_error;
+use crate::http::flows::request::facts;
+use crate::http::flows::respond::respond;
+use crate::http::now;
+use crate::strategy::oidc::Callback;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -77,17 +75,9 @@ async fn callback_post(req: HttpRequest, body: web::Bytes) -> HttpResponse {
 }
 
 async fn handle(reg: &Registry, req: &HttpRequest, provider: String, p: Params) -> HttpResponse {
-    let ctx = SubmitContext {
-        is_get: true,
-        csrf_cookie: csrf_from_cookie(reg, req),
-        client: Some(crate::ratelimit::ip_subject(
-            crate::http::client_ip::client_ip(req, &reg.trusted_proxies),
-        )),
-        browser_signal: browser_signal(req),
-    };
-    let current = match current_session(reg, req).await {
-        Ok(c) => c.map(|(s, _)| s.id),
-        Err(e) => return e.error_response(),
+    let facts = match facts(reg, req, SessionUse::Optional).await {
+        Ok(f) => f,
+        Err(e) => return respond_error(reg, req, e.into(), None).await,
     };
     let cb = Callback {
         provider,
@@ -96,40 +86,8 @@ async fn handle(reg: &Registry, req: &HttpRequest, provider: String, p: Params) 
         error: p.error,
         error_description: p.error_description,
     };
-    let outcome = crate::flow::oidc::callback(
-        &reg.registration,
-        &reg.login,
-        cb,
-        ctx,
-        device(reg, req),
-        current,
-        now(),
-    )
-    .await;
-    match outcome {
-        Ok(o) => {
-            let kind = match &o {
-                FormOutcome::Show { flow, .. } => flow.kind,
-                FormOutcome::Expired { new, .. } => new.kind,
-                FormOutcome::Done(d) => d.flow.kind,
-            };
-            let env = reg.registration.env();
-            respond(reg, req, o, |id| env.ui_location(kind, id))
-        }
-        Err(CallbackError::Form(
-            e @ (FormError::BrowserLocationChange(_) | FormError::VerifiedAddressRequired { .. }),
-        )) => respond_error(reg, req, e).await,
-        // No flow to show them on (CSRF, store, ...): browsers see the error page.
-        Err(CallbackError::Form(e)) => to_browser(reg, req, form_error(reg, e)).await,
-        Err(e @ (CallbackError::UnknownState | CallbackError::BadRequest(_))) => {
-            to_browser(reg, req, ApiError::bad_request(e.to_string())).await
-        }
-    }
-}
-
-async fn to_browser(reg: &Registry, req: &HttpRequest, e: ApiError) -> HttpResponse {
-    match for_browser(reg, req, e).await {
-        Ok(r) => r,
-        Err(e) => e.error_response(),
+    match crate::flow::oidc::callback(&reg.login, &reg.registration, cb, &facts, now()).await {
+        Ok(o) => respond(reg, req, o, None),
+        Err(e) => respond_error(reg, req, e, None).await,
     }
 }

@@ -6,12 +6,15 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::forms::{current_session, expired_session_cookie, identity_for_session, see_other};
+use crate::http::AppState as Registry;
+use crate::http::flows::cookies::expired_session_cookie;
+use crate::http::flows::request::current_session;
+use crate::http::flows::respond::identity_json as identity_for_session;
 use crate::http::negotiate::is_json_request;
+use crate::http::ui::see_other;
 use crate::http::{ApiError, now};
 use crate::identity::Identity;
 use crate::session::Session;
-use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sessions/whoami", web::get().to(whoami))
@@ -115,10 +118,9 @@ fn allowed_return(reg: &Registry, raw: Option<&str>) -> Result<Option<String>, A
     match raw.filter(|r| !r.is_empty()) {
         None => Ok(None),
         Some(r) => reg
-            .registration
-            .env()
+            .flows
             .check_return_to(Some(r))
-            .map_err(|e| super::forms::form_error(reg, e)),
+            .map_err(|e| crate::http::flows::errors::api_error(reg, e)),
     }
 }
 
@@ -225,5 +227,5 @@ pub(crate) async fn session_of(
     reg: &Registry,
     req: &HttpRequest,
 ) -> Result<Option<(Session, Identity)>, ApiError> {
-    current_session(reg, req).await
+    Ok(current_session(reg, req).await?)
 }

@@ -1,8 +1,6 @@
 //! Kratos's error flow: a browser request that fails outside a flow is sent to the error UI
 //! with the id of a stored error, which the UI reads back from `/self-service/errors?id=`.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Deserialize;
@@ -11,14 +9,8 @@ use uuid::Uuid;
 
 use super::{Page, see_other};
 use crate::http::{ApiError, now};
-use crate::persistence::errors::StoredError;
 use crate::ratelimit::{Rule, ip_subject};
 use crate::startup::Registry;
-
-/// Stored errors older than this are deleted; the error UI reads them right after the 303.
-const KEEP_ERRORS: chrono::TimeDelta = chrono::TimeDelta::hours(1);
-/// Every this many stored errors, old ones are purged.
-const PURGE_ERRORS_EVERY: u64 = 50;
 
 /// Stores `err` and answers 303 to `selfservice.flows.error.ui_url` (default `/ui/error`)
 /// with `?id=`, counting one hit of the per-IP flow creation limit first: a limited client
@@ -46,27 +38,13 @@ pub async fn forward_to_error_ui(
     }
 }
 
-/// Stores `err` (purging old errors now and then) and redirects to the error UI. When the
-/// error cannot be stored, the JSON error itself is the answer.
+/// Stores `err` and redirects to the error UI. When the error cannot be stored, the JSON
+/// error itself is the answer.
 async fn store_and_redirect(reg: &Registry, err: &ApiError) -> HttpResponse {
-    let now = now();
-    let stored = StoredError {
-        id: Uuid::new_v4(),
-        error: err.body()["error"].clone(),
-        created_at: now,
-        updated_at: now,
+    let id = match reg.errors.keep(err.body()["error"].clone(), now()).await {
+        Ok(id) => id,
+        Err(e) => return crate::http::flows::errors::api_error(reg, e).error_response(),
     };
-    if let Err(e) = reg.store.insert_selfservice_error(&stored).await {
-        return ApiError::from(e).error_response();
-    }
-    let n = reg.ui.errors_stored.fetch_add(1, Ordering::Relaxed);
-    if n % PURGE_ERRORS_EVERY == PURGE_ERRORS_EVERY - 1 {
-        // Housekeeping must not turn this answer into another error.
-        match reg.store.purge_errors(now - KEEP_ERRORS).await {
-            Ok(deleted) => tracing::debug!(deleted, "purged old self-service errors"),
-            Err(e) => tracing::warn!(error = %e, "purging self-service errors failed"),
-        }
-    }
     let ui = reg
         .settings
         .selfservice
@@ -76,7 +54,14 @@ async fn store_and_redirect(reg: &Registry, err: &ApiError) -> HttpResponse {
         .clone()
         .unwrap_or_else(|| format!("{}ui/error", reg.urls.public));
     let sep = if ui.contains('?') { '&' } else { '?' };
-    see_other(&format!("{ui}{sep}id={}", stored.id))
+    let mut resp = see_other(&format!("{ui}{sep}id={id}"));
+    // A limit's wait stays visible to clients that read headers on the redirect.
+    if let Some(secs) = err.retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 /// `err` as the error page, with its own status, storing nothing.
@@ -120,11 +105,15 @@ pub(super) struct IdQuery {
     id: Option<String>,
 }
 
-async fn load(reg: &Registry, id: Option<&str>) -> Result<Option<StoredError>, ApiError> {
+/// `{id, error, created_at, updated_at}` of the stored error `id` names.
+async fn load(reg: &Registry, id: Option<&str>) -> Result<Option<Value>, ApiError> {
     let Some(id) = id.and_then(|s| Uuid::parse_str(s).ok()) else {
         return Ok(None);
     };
-    Ok(reg.store.get_selfservice_error(id).await?)
+    reg.errors
+        .find(id)
+        .await
+        .map_err(|e| crate::http::flows::errors::api_error(reg, e))
 }
 
 /// `GET /self-service/errors?id=` → `{id, error, created_at, updated_at}`.
@@ -135,12 +124,7 @@ pub(super) async fn get_error(
     let e = load(&reg, q.id.as_deref())
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": e.id,
-        "error": e.error,
-        "created_at": e.created_at,
-        "updated_at": e.updated_at,
-    })))
+    Ok(HttpResponse::Ok().json(e))
 }
 
 /// `GET /ui/error?id=`: the stored error in plain words.
@@ -161,7 +145,7 @@ pub(super) async fn page(
             model,
         );
     };
-    let model = model(&page, &stored.error);
+    let model = model(&page, &stored["error"]);
     page.render(
         &reg,
         StatusCode::OK,

@@ -5,12 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::{Page, PageQuery, belongs_to_browser, browser_url, restart};
-use crate::flow::FlowType;
-use crate::flow::env::FormError;
-use crate::flow::form::{FlowKind, FormFlow};
+use crate::flow::core::{FlowError, FlowKind, FlowType};
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
@@ -38,14 +35,6 @@ pub(super) async fn settings(
     page(&reg, &req, &q, FlowKind::Settings).await
 }
 
-async fn load(reg: &Registry, kind: FlowKind, id: Uuid) -> Result<FormFlow, FormError> {
-    match kind {
-        FlowKind::Login => reg.login.get(id).await,
-        FlowKind::Registration => reg.registration.get(id).await,
-        FlowKind::Settings => reg.settings_flow.get(id).await,
-    }
-}
-
 async fn page(
     reg: &Registry,
     req: &HttpRequest,
@@ -56,12 +45,12 @@ async fn page(
     let Some(id) = q.flow_id() else {
         return Ok(restart(reg, name, q.return_to.as_deref()));
     };
-    let flow = match load(reg, kind, id).await {
+    let flow = match reg.flows.flows.get(kind, id).await {
         Ok(f) => f,
-        Err(FormError::NotFound) => return Ok(restart(reg, name, q.return_to.as_deref())),
-        Err(FormError::Store(e)) => return Err(e.into()),
+        Err(FlowError::NotFound(_)) => return Ok(restart(reg, name, q.return_to.as_deref())),
+        Err(FlowError::Unavailable(e)) => return Err(e.into()),
         Err(e) => {
-            tracing::error!(error = %e, flow = name, "loading a flow for the UI failed");
+            tracing::error!(error = ?e, flow = name, "loading a flow for the UI failed");
             return Err(ApiError::internal());
         }
     };

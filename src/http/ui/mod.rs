@@ -7,7 +7,6 @@ pub mod home;
 mod verification;
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -46,7 +45,6 @@ pub fn configure_admin(cfg: &mut web::ServiceConfig) {
 /// the count of stored errors that paces their purge.
 pub struct Ui {
     pub renderer: Renderer,
-    errors_stored: AtomicU64,
 }
 
 impl std::fmt::Debug for Ui {
@@ -61,7 +59,6 @@ impl Ui {
     pub fn load(cfg: &UiConfig) -> Result<Self, UiError> {
         Ok(Self {
             renderer: Renderer::load(cfg.templates_dir.as_deref().map(Path::new), &cfg.locale)?,
-            errors_stored: AtomicU64::new(0),
         })
     }
 }

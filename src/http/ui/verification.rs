@@ -2,27 +2,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Page, PageQuery, belongs_to_browser, browser_url, restart, see_other};
-use crate::flow::FlowType;
-use crate::flow::verification::{Method, State, VerificationError, VerificationFlow};
+use crate::flow::core::{FlowError, FlowKind, FlowType, Method, State};
 use crate::http::{ApiError, now};
 use crate::startup::Registry;
 
 const KIND: &str = "verification";
-
-/// The address a code or link went to: the resend button's value (code) or the filled
-/// address field (link).
-fn sent_to(flow: &VerificationFlow) -> Option<String> {
-    flow.ui
-        .nodes
-        .iter()
-        .filter(|n| n.attributes.get("name").and_then(Value::as_str) == Some("email"))
-        .filter_map(|n| n.attributes.get("value").and_then(Value::as_str))
-        .find(|v| !v.is_empty())
-        .map(str::to_owned)
-}
 
 pub(super) async fn page(
     reg: web::Data<Registry>,
@@ -32,18 +19,18 @@ pub(super) async fn page(
     let Some(id) = q.flow_id() else {
         return Ok(restart(&reg, KIND, q.return_to.as_deref()));
     };
-    let flow = match reg.verification.get(id).await {
+    let flow = match reg.flows.flows.get(FlowKind::Verification, id).await {
         Ok(f) => f,
-        Err(VerificationError::NotFound) => {
+        Err(FlowError::NotFound(_)) => {
             return Ok(restart(&reg, KIND, q.return_to.as_deref()));
         }
-        Err(VerificationError::Store(e)) => return Err(e.into()),
+        Err(FlowError::Unavailable(e)) => return Err(e.into()),
         Err(e) => {
-            tracing::error!(error = %e, "loading a verification flow for the UI failed");
+            tracing::error!(error = ?e, "loading a verification flow for the UI failed");
             return Err(ApiError::internal());
         }
     };
-    let browser = flow.kind == FlowType::Browser;
+    let browser = flow.flow_type == FlowType::Browser;
     if !belongs_to_browser(&reg, &req, browser, &flow.csrf_token) || flow.is_expired(now()) {
         return Ok(restart(&reg, KIND, flow.return_to.as_deref()));
     }
@@ -58,7 +45,7 @@ pub(super) async fn page(
     let page = Page::new(&reg, &req);
     let ui = serde_json::to_value(&flow.ui).map_err(|_| ApiError::internal())?;
     let sent_to = (flow.state == State::SentEmail)
-        .then(|| sent_to(&flow))
+        .then(|| flow.challenge.sent_to.clone())
         .flatten()
         .map(|address| {
             let key = if flow.active == Some(Method::Link) {

@@ -1,0 +1,135 @@
+//! What a flow needs to know about the request and the submission; `http/` extracts both.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::identity::Identity;
+use crate::session::{DeviceInfo, Session};
+
+/// Request facts the flow logic needs.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// GET (a link opened from a message) rather than a form POST: not state-changing in the
+    /// CSRF sense, since a mail client cannot carry a token.
+    pub is_get: bool,
+    /// The unmasked token of the CSRF cookie, if the request carried a valid one.
+    pub csrf_cookie: Option<String>,
+    /// Set when the request looks like it comes from a browser (an `Origin` header, or
+    /// cookies): such a request may not drive an api flow (Kratos's EnsureCSRF).
+    pub browser_signal: Option<BrowserSignal>,
+    /// Rate-limit subject for the client (IP or /64).
+    pub client: String,
+    pub device: DeviceInfo,
+    /// The session the request presents, for the kinds that look at it.
+    pub session: Option<(Session, Identity)>,
+}
+
+impl Request {
+    /// The CSRF token for a flow that replaces or continues one of `flow_type`: the
+    /// requesting browser's (which may not be the one that started it: a link opened
+    /// elsewhere), else `fallback`. Api flows have none.
+    pub fn csrf_for(&self, flow_type: super::FlowType, fallback: &str) -> String {
+        match (&self.csrf_cookie, flow_type) {
+            (_, super::FlowType::Api) => String::new(),
+            (Some(token), _) => token.clone(),
+            (None, _) => fallback.to_owned(),
+        }
+    }
+}
+
+/// What gave a request away as a browser's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserSignal {
+    Origin,
+    Cookie,
+}
+
+impl BrowserSignal {
+    /// Kratos's 400 reason, shown as message 4000001 on the flow.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Origin => {
+                r#"The HTTP Request Header included the "Origin" key, indicating that this request was made as part of an AJAX request in a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation."#
+            }
+            Self::Cookie => {
+                r#"The HTTP Request Header included the "Cookie" key, indicating that this request was made by a Browser. The flow however was initiated as an API request. To prevent potential misuse and mitigate several attack vectors including CSRF, the request has been blocked. Please consult the documentation."#
+            }
+        }
+    }
+}
+
+/// A submission: the fields every flow knows, and the method's own fields, parsed by the
+/// strategy's type `M` (a `method`-tagged enum per flow). A method that cannot be parsed is
+/// kept as the message to show on the flow, after the prelude has run.
+pub struct Submission<M> {
+    pub csrf_token: Option<String>,
+    pub transient_payload: Option<Value>,
+    pub method: Result<M, MethodError>,
+}
+
+impl<M> fmt::Debug for Submission<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Submission")
+            .field("has_csrf_token", &self.csrf_token.is_some())
+            .field("method_ok", &self.method.is_ok())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the method's fields could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodError {
+    /// No method this flow offers was named (Kratos: "could not find a strategy").
+    NoStrategy,
+    /// `method` names something this flow does not know: `value must be one of ...`.
+    Unknown(&'static str),
+}
+
+/// A flow's submission type: built from the method name and the remaining fields.
+pub trait ParseMethod: Sized {
+    fn parse(method: Option<&str>, fields: Map<String, Value>) -> Result<Self, MethodError>;
+}
+
+impl<M: ParseMethod> Submission<M> {
+    /// Splits decoded fields (body and query merged) into the common fields and the method's.
+    pub fn from_fields(mut fields: Map<String, Value>) -> Self {
+        let csrf_token = take_string(&mut fields, "csrf_token");
+        let transient_payload = fields.remove("transient_payload").filter(|v| !v.is_null());
+        let method = take_string(&mut fields, "method").filter(|m| !m.is_empty());
+        Self {
+            csrf_token,
+            transient_payload,
+            method: M::parse(method.as_deref(), fields),
+        }
+    }
+}
+
+/// Removes `key` and returns it as a string (numbers are taken as their digits, as Kratos's
+/// form decoder does).
+pub fn take_string(fields: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match fields.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A secret submitted in a form, kept out of `Debug`.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Secret {
+    pub fn take(fields: &mut Map<String, Value>, key: &str) -> Option<Self> {
+        take_string(fields, key).map(Self)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}

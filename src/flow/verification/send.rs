@@ -1,0 +1,309 @@
+//! Sending a code or link: from the verification form, or on a flow's behalf (the automatic
+//! verification of sign-up, sign-in and settings). Every send passes the delivery choke
+//! point; the challenge, its message and the flow's new state commit together.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::VerificationService;
+use crate::courier::TemplateKind;
+use crate::delivery::{Admission, Recipient as To};
+use crate::flow::core::{
+    Flow, FlowError, FlowKind, FlowType, Method, NewFlow, Outcome, Replacement, Request,
+};
+use crate::identity::VerifiableAddress;
+use crate::persistence::challenges::{Outstanding, SendResult};
+use crate::persistence::{Channel, OutboxMessage};
+use crate::schema::{Via, normalize_email, normalize_phone};
+use crate::strategy::code::{self, Target, nodes};
+use crate::text;
+
+/// Who gets the message.
+#[derive(Debug)]
+pub enum Recipient {
+    /// The owner of the address, if any (the normal path).
+    Lookup,
+    /// Nobody gets a code: the flow looks sent, its challenge can never match, and the given
+    /// notice (if any) goes out instead. Used when a sign-up names an address that belongs
+    /// to another account.
+    Decoy(Option<Box<OutboxMessage>>),
+}
+
+/// Whether a flow-triggered send still has to pass the send limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Counted here; a limited send is skipped quietly.
+    Check,
+    /// The caller already counted it (sign-up admits before any work, and answers 429).
+    Done,
+}
+
+/// The verification flow a hook started (or reused), and whether a message went out now.
+#[derive(Debug)]
+pub struct Started {
+    pub flow: Flow,
+    pub sent: bool,
+}
+
+impl VerificationService {
+    /// The form's send (or resend): the address parsed, the flow's sends and the send limits
+    /// checked, then the code or link delivered.
+    pub(super) async fn send(
+        &self,
+        mut flow: Flow,
+        method: Method,
+        raw: &str,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        // An address without `@` is a phone number (Kratos master), when SMS can be sent.
+        let as_phone = method == Method::Code && !raw.contains('@') && self.phone_allowed();
+        let parsed = if as_phone {
+            normalize_phone(raw).map(|v| (Via::Sms, v))
+        } else {
+            normalize_email(raw).map(|v| (Via::Email, v))
+        };
+        let Ok((via, address)) = parsed else {
+            flow.ui.clear_messages();
+            flow.ui.set_value("email", json!(raw));
+            let message = if as_phone {
+                text::invalid_phone(raw)
+            } else {
+                text::invalid_email(raw)
+            };
+            return self.form_error(flow, Some("email"), message, now).await;
+        };
+        if !code::sends_left(&self.deps, &flow) {
+            let message = text::too_many_sends();
+            return self
+                .replace(&flow, req, message, Replacement::Retry, now)
+                .await;
+        }
+        let to = To {
+            via,
+            address: &address,
+        };
+        if let Admission::Limited { retry_after } =
+            self.deps.delivery.admit(to, Some(&req.client), now).await?
+        {
+            return Err(FlowError::RateLimited(retry_after));
+        }
+        self.deliver(flow, method, (via, address), Recipient::Lookup, req, now)
+            .await
+    }
+
+    /// A new flow of `origin`'s type in `sent_email` for `address`, its code or link queued
+    /// and the address marked `sent`. An unexpired code already waiting for this address in
+    /// a flow of the same browser is reused instead; a send the limits refuse is skipped, and
+    /// the flow waits in `choose_method` with the address filled in.
+    pub async fn start_for_address(
+        &self,
+        origin: NewFlow,
+        address: &VerifiableAddress,
+        recipient: Recipient,
+        admit: Admit,
+        client: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Started, FlowError> {
+        self.check_enabled()?;
+        let mut origin = origin;
+        origin.kind = FlowKind::Verification;
+        if origin.flow_type == FlowType::Api {
+            origin.csrf = String::new();
+        }
+        if matches!(recipient, Recipient::Lookup)
+            && let Some(flow) = self.outstanding(&origin, address, now).await?
+        {
+            return Ok(Started { flow, sent: false });
+        }
+        let mut flow = self.fresh(origin, Vec::new(), now);
+        if admit == Admit::Check {
+            let to = To {
+                via: address.via,
+                address: &address.value,
+            };
+            if !self.deps.delivery.admit(to, client, now).await?.is_send() {
+                flow.ui.set_value("email", json!(address.value));
+                self.deps.flows.insert(&flow).await?;
+                return Ok(Started { flow, sent: false });
+            }
+        }
+        self.deps.flows.insert(&flow).await?;
+        let method = self.primary();
+        let pair = (address.via, address.value.clone());
+        match self
+            .deliver(flow, method, pair, recipient, &Request::default(), now)
+            .await?
+        {
+            Outcome::Show { flow, .. } => Ok(Started { flow, sent: true }),
+            // A brand-new flow has sent nothing yet, so it cannot be used up or finished.
+            other => Err(FlowError::unexpected(format!(
+                "a new verification flow could not send: {other:?}"
+            ))),
+        }
+    }
+
+    /// [`Self::start_for_address`] for a flow that finds an address unverified (a sign-in
+    /// or a settings change): a flow of its type for its browser, the address's owner as
+    /// recipient, the send limits checked.
+    pub async fn start_from(
+        &self,
+        flow: &Flow,
+        address: &VerifiableAddress,
+        return_to: Option<String>,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Started, FlowError> {
+        let mut origin = NewFlow::renewing(FlowKind::Verification, flow, req);
+        origin.return_to = return_to;
+        let client = Some(req.client.as_str());
+        self.start_for_address(
+            origin,
+            address,
+            Recipient::Lookup,
+            Admit::Check,
+            client,
+            now,
+        )
+        .await
+    }
+
+    async fn outstanding(
+        &self,
+        origin: &NewFlow,
+        address: &VerifiableAddress,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Flow>, FlowError> {
+        let found = self
+            .deps
+            .store
+            .outstanding_challenge(Outstanding {
+                kind: FlowKind::Verification.as_str(),
+                flow_type: origin.flow_type.as_str(),
+                csrf_token: &origin.csrf,
+                address_id: address.id,
+                now,
+            })
+            .await?;
+        match found {
+            Some(id) => Ok(Some(self.deps.flows.get(FlowKind::Verification, id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sends a code or link for `address` in `flow` (all checks done).
+    async fn deliver(
+        &self,
+        mut flow: Flow,
+        method: Method,
+        (via, address): (Via, String),
+        recipient: Recipient,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        let owner = match recipient {
+            Recipient::Lookup => {
+                self.deps
+                    .store
+                    .find_address_owner(via.as_str(), &address)
+                    .await?
+            }
+            Recipient::Decoy(_) => None,
+        };
+        let minted = code::mint(&self.deps, method, now);
+        let message = match recipient {
+            Recipient::Decoy(notice) => notice.map(|n| *n),
+            Recipient::Lookup => {
+                self.message(&flow, &minted, via, &address, owner.as_ref(), now)?
+            }
+        };
+        flow.code_sent(method, via, &address)?;
+        let masked =
+            (flow.flow_type == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
+        flow.ui = nodes::sent_ui(
+            &flow.ui.action,
+            method,
+            masked.as_deref(),
+            &address,
+            via,
+            self.phone_allowed(),
+        );
+        let target = Target {
+            known: owner.is_some(),
+            identity_id: None,
+            address_id: owner.as_ref().map(|o| o.address_id),
+        };
+        match code::commit(&self.deps, &flow, &minted, target, message, now).await? {
+            SendResult::Sent => {
+                flow.challenge.send_count += 1;
+                Ok(Outcome::Show { flow, status: 200 })
+            }
+            SendResult::AlreadyPassed => {
+                let message = text::verification_already_done();
+                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
+                    .await
+            }
+            SendResult::SendsUsedUp => {
+                let message = text::too_many_sends();
+                self.replace(&flow, req, message, Replacement::Retry, now)
+                    .await
+            }
+        }
+    }
+
+    /// The message for a send: the code or link to a known address; to an unknown one,
+    /// optionally a notice that someone tried (email only: an SMS would cost money).
+    fn message(
+        &self,
+        flow: &Flow,
+        minted: &code::Minted,
+        via: Via,
+        address: &str,
+        owner: Option<&crate::persistence::challenges::AddressOwner>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxMessage>, FlowError> {
+        let public = &self.deps.public;
+        let mut data = json!({
+            "to": address,
+            "request_url": flow.request_url,
+            "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
+            "expires_in_minutes": minted.lifespan_minutes,
+        });
+        let secret = minted.expose();
+        let kind = match (owner, minted.method) {
+            (Some(o), method) => {
+                data["identity"] =
+                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
+                if method == Method::Code {
+                    data["verification_code"] = json!(secret);
+                    data["verification_url"] = json!(format!(
+                        "{public}self-service/verification?code={secret}&flow={}",
+                        flow.id
+                    ));
+                    TemplateKind::VerificationCodeValid
+                } else {
+                    data["verification_url"] = json!(format!(
+                        "{public}self-service/verification?flow={}&token={secret}",
+                        flow.id
+                    ));
+                    TemplateKind::VerificationValid
+                }
+            }
+            (None, _) if !self.cfg().notify_unknown_recipients || via != Via::Email => {
+                return Ok(None);
+            }
+            (None, Method::Link) => TemplateKind::VerificationInvalid,
+            (None, _) => TemplateKind::VerificationCodeInvalid,
+        };
+        let channel = match via {
+            Via::Email => Channel::Email,
+            Via::Sms => Channel::Sms,
+        };
+        let expires = Some(minted.expires_at);
+        Ok(Some(
+            self.deps
+                .courier
+                .compose(channel, address, kind, &data, expires, now)?,
+        ))
+    }
+}
