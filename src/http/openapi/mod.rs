@@ -3,6 +3,8 @@
 //! fallback its `Allow` header and which `tests/api/openapi.rs` checks against the routers.
 
 mod document;
+mod ops_admin;
+mod ops_public;
 pub mod routes;
 mod schemas;
 
