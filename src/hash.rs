@@ -68,18 +68,22 @@ impl PasswordHasher {
         // request slow and holds memory.
         tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
-            .map_err(|_| HashError::Overloaded)?
+            .map_err(|_| {
+                crate::metrics::hash_refused();
+                HashError::Overloaded
+            })?
             .map_err(|_| HashError::Overloaded)
     }
 
     /// The PHC string (`$argon2id$v=19$m=...`) of a fresh salted hash.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
         let permit = self.permit().await?;
+        let busy = crate::metrics::hash_in_flight();
         let argon2 = self.argon2();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
-            let _permit = permit;
+            let _permit = (permit, busy);
             argon2
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
@@ -95,10 +99,11 @@ impl PasswordHasher {
             return Err(HashError::UnsupportedHash);
         }
         let permit = self.permit().await?;
+        let busy = crate::metrics::hash_in_flight();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
-            let _permit = permit;
+            let _permit = (permit, busy);
             let parsed = PasswordHash::new(&phc).map_err(|_| HashError::UnsupportedHash)?;
             Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod hooks;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod oidc;
 pub mod password;
 pub mod persistence;

@@ -123,6 +123,7 @@ impl Application {
             admin: base_url(&settings.serve.admin, admin_port)?,
         };
         courier.log_start(&urls.admin);
+        http::base_url::warn_at_start(settings.serve.public.base_url.as_deref(), &urls.public, dev);
         let public_limit = settings.serve.public.request_body_limit;
         let admin_limit = settings.serve.admin.request_body_limit;
         let trusted_proxies =
@@ -192,20 +193,20 @@ impl Application {
             ui,
             sms_policy,
             guards,
+            draining: Default::default(),
         });
+        crate::metrics::install();
         let public = serve(
             public_listener,
             registry.clone(),
             public_limit,
-            http::public,
-            Port::Public,
+            ("public", http::public),
         )?;
         let admin = serve(
             admin_listener,
             registry.clone(),
             admin_limit,
-            http::admin,
-            Port::Admin,
+            ("admin", http::admin),
         )?;
         Ok(Self {
             public_port,
@@ -252,14 +253,20 @@ impl Application {
                         .run_fallbacks(stop_courier.subscribe()),
                 )
             });
-        let (public, admin) = (self.public, self.admin);
+        // A `Server` future runs the server's own command loop, so it must be polled until the
+        // stop completes; dropping it instead stops at once and cuts the requests in flight.
+        let (mut public, mut admin) = (self.public, self.admin);
         let (p, a) = (public.handle(), admin.handle());
         tokio::select! {
-            r = public => { a.stop(true).await; r? }
-            r = admin => { p.stop(true).await; r? }
+            r = &mut public => { let _ = tokio::join!(a.stop(true), &mut admin); r? }
+            r = &mut admin => { let _ = tokio::join!(p.stop(true), &mut public); r? }
             () = shutdown => {
-                tracing::info!("shutting down");
-                tokio::join!(p.stop(true), a.stop(true));
+                tracing::info!("shutting down: finishing the requests and sends in flight");
+                // New requests get 503 for serve.drain, so a balancer moves away before the
+                // listeners close; /health/ready says so too.
+                self.registry.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(self.registry.settings.serve.drain.std()).await;
+                let _ = tokio::join!(p.stop(true), a.stop(true), &mut public, &mut admin);
             }
         }
         let _ = stop_courier.send(true);
@@ -288,8 +295,7 @@ fn serve(
     listener: TcpListener,
     registry: Arc<Registry>,
     body_limit: usize,
-    routes: fn(&mut web::ServiceConfig),
-    port: Port,
+    (api, routes): (&'static str, fn(&mut web::ServiceConfig)),
 ) -> anyhow::Result<Server> {
     let clients = registry.settings.protection.clients.clone();
     let connections = ConnectionCounter::new(
@@ -300,12 +306,27 @@ fn serve(
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2);
+    let port = match api {
+        "admin" => http::openapi::Api::Admin,
+        _ => http::openapi::Api::Public,
+    };
+    let guard_port = match api {
+        "admin" => Port::Admin,
+        _ => Port::Public,
+    };
     let server = HttpServer::new(move || {
         let (json, query, path, payload) = http::extractor_config(body_limit);
         App::new()
             .wrap(from_fn(move |req, next| {
-                http::protect::guard(port, body_limit, req, next)
+                http::protect::guard(guard_port, body_limit, req, next)
             }))
+            .app_data(port)
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                http::metrics::track(api, req, next)
+            }))
+            .wrap(actix_web::middleware::from_fn(
+                http::drain::refuse_while_draining,
+            ))
             .wrap(TracingLogger::<http::RedactedRootSpan>::new())
             .app_data(data.clone())
             .app_data(json)

@@ -1,4 +1,5 @@
-//! `verity courier watch` (a worker outside `serve`) and `verity courier bench`.
+//! `verity courier watch` (the courier alone, for deployments that run `serve` with
+//! `courier.worker.enabled: false` and scale senders apart) and `verity courier bench`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -67,7 +68,7 @@ async fn watch(config: Option<PathBuf>, dev: bool) -> anyhow::Result<()> {
         "courier worker started"
     );
     let task = tokio::spawn(Worker::new(courier, store.clone()).run(stopped));
-    let _ = tokio::signal::ctrl_c().await;
+    super::serve::shutdown_signal().await;
     tracing::info!("stopping: finishing the messages in flight");
     let _ = stop.send(true);
     task.await?;

@@ -76,7 +76,8 @@ fn print_dev_banner(urls: &crate::startup::Urls) {
     let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM (`courier watch` stops the same way).
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

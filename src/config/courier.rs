@@ -153,12 +153,20 @@ fn default_api_key_in() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
+    /// Most messages claimed at once (never more than there are free senders).
     pub pull_count: u32,
+    /// How long an idle worker waits before looking again when no wake-up came: the fallback
+    /// for missed wake-ups (a queued message wakes the worker at once).
     pub pull_wait: GoDuration,
     /// Concurrent senders inside one process.
     pub concurrency: usize,
-    /// How long a claimed message stays leased before another worker may take it.
+    /// How long a claimed message stays leased to its worker. The worker's heartbeat renews
+    /// the lease every fifth of it while the send is in flight, so a slow provider is fine; a
+    /// worker that dies gives its messages back after at most this long.
     pub lease: GoDuration,
+    /// How long after a finished message's expiry (or its last attempt, for messages without
+    /// one) its sealed subject, texts and template data are erased.
+    pub purge_bodies_after: GoDuration,
     /// Run the worker inside `verity serve` (Kratos's `--watch-courier`). Turn it off when
     /// separate `verity courier watch` processes send the messages.
     pub enabled: bool,
@@ -170,7 +178,8 @@ impl Default for WorkerConfig {
             pull_count: 10,
             pull_wait: GoDuration::from_secs(1),
             concurrency: 4,
-            lease: GoDuration::from_secs(60),
+            lease: GoDuration::from_secs(5),
+            purge_bodies_after: GoDuration::from_secs(3600),
             enabled: true,
         }
     }

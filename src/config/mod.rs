@@ -70,6 +70,10 @@ pub struct Settings {
 pub struct ServeConfig {
     pub public: EndpointConfig,
     pub admin: EndpointConfig,
+    /// On SIGTERM, how long new requests are answered 503 (`Retry-After: 1`, and
+    /// `/health/ready` fails) before the listeners close, so a load balancer moves away first.
+    /// In-flight requests and sends finish either way. 0 closes at once.
+    pub drain: GoDuration,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -1,6 +1,7 @@
-//! SMS and voice over HTTP: Kratos's generic `request_config` (a Jsonnet body, basic-auth or
-//! API-key auth) or a preset. 2xx (202 included) is success; 408, 429 and 5xx are transient
-//! (with `Retry-After`); any other status is permanent; network errors and timeouts are transient.
+//! Messages over HTTP: Kratos's generic `request_config` (a Jsonnet body, basic-auth or
+//! API-key auth) for email (`courier.delivery_strategy: http`), SMS and voice, or a preset for
+//! SMS and voice. 2xx (202 included) is success; 408, 429 and 5xx are transient (with
+//! `Retry-After`); any other status is permanent; network errors and timeouts are transient.
 
 use std::sync::Arc;
 
@@ -14,13 +15,31 @@ use super::presets::{FormRequest, Twilio, Vonage};
 use crate::config::Sensitive;
 use crate::persistence::Channel;
 
-/// What an HTTP gateway is asked to deliver.
-pub struct TextMessage<'a> {
+/// What an HTTP gateway is asked to deliver. The Jsonnet body sees it as `ctx` with Kratos's
+/// fields: `recipient`, `subject`, `body`, `html_body` (email with HTML only), `template_type`,
+/// `template_data`, `message_type` and `request_headers` (always empty here).
+pub struct GatewayMessage<'a> {
     pub channel: Channel,
     pub recipient: &'a str,
+    pub subject: &'a str,
     pub body: &'a str,
+    pub html_body: Option<&'a str>,
     pub template_type: &'a str,
     pub template_data: &'a Value,
+}
+
+impl GatewayMessage<'_> {
+    pub fn ctx(&self) -> Value {
+        let mut ctx = json!({
+            "recipient": self.recipient, "subject": self.subject, "body": self.body,
+            "template_type": self.template_type, "template_data": self.template_data,
+            "message_type": self.channel.as_str(), "request_headers": {},
+        });
+        if let Some(html) = self.html_body {
+            ctx["html_body"] = Value::String(html.to_owned());
+        }
+        ctx
+    }
 }
 
 #[derive(Clone)]
@@ -66,7 +85,7 @@ impl std::fmt::Debug for HttpChannel {
 }
 
 impl HttpChannel {
-    pub async fn send(&self, m: &TextMessage<'_>) -> Result<(), SendError> {
+    pub async fn send(&self, m: &GatewayMessage<'_>) -> Result<(), SendError> {
         match &self.gateway {
             Gateway::Generic(g) => self.send_generic(g, m).await,
             Gateway::Twilio(t) => {
@@ -104,12 +123,8 @@ impl HttpChannel {
         read(req).await
     }
 
-    async fn send_generic(&self, g: &Generic, m: &TextMessage<'_>) -> Result<(), SendError> {
-        let ctx = json!({
-            "recipient": m.recipient, "body": m.body, "template_type": m.template_type,
-            "template_data": m.template_data, "message_type": m.channel.as_str(),
-        });
-        let body = jsonnet::evaluate_async(g.body.clone(), ctx)
+    async fn send_generic(&self, g: &Generic, m: &GatewayMessage<'_>) -> Result<(), SendError> {
+        let body = jsonnet::evaluate_async(g.body.clone(), m.ctx())
             .await
             .map_err(SendError::permanent)?;
         let mut req = self

@@ -1,4 +1,5 @@
-//! Building an HTTP channel from `courier.channels[]`, checking its Jsonnet body at start.
+//! Building an HTTP channel from `courier.channels[]` or `courier.http` (email), checking its
+//! Jsonnet body at start.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -6,15 +7,18 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::json;
 
 use super::super::presets::{TWILIO_BASE, Twilio, VONAGE_BASE, Vonage};
 use super::super::smtp::check_header_value;
 use super::super::{CourierError, jsonnet, templates};
-use super::{Auth, Gateway, Generic, HttpChannel};
+use super::{Auth, Gateway, GatewayMessage, Generic, HttpChannel};
 use crate::config::{ChannelAuth, ChannelConfig, ChannelPreset, RequestConfig};
+use crate::persistence::Channel;
 
 fn config_err(id: &str, why: impl std::fmt::Display) -> CourierError {
+    if id == "email" {
+        return CourierError::Config(format!("courier.http.request_config: {why}"));
+    }
     CourierError::Config(format!("courier.channels ({id}): {why}"))
 }
 
@@ -48,11 +52,25 @@ fn generic(id: &str, rc: &RequestConfig, base_dir: Option<&Path>) -> Result<Gene
         Some(uri) => templates::read_source(uri, base_dir)
             .map_err(|e| config_err(id, format!("body: {e}")))?
             .into(),
+        None if id == "email" => jsonnet::DEFAULT_EMAIL_BODY.into(),
         None => jsonnet::DEFAULT_BODY.into(),
     };
-    let sample = json!({"recipient": "+15550100000", "body": "Your code is 123456", "template_type": "verification_code_valid",
-                        "template_data": super::super::TemplateKind::VerificationCodeValid.sample_model(), "message_type": id});
-    jsonnet::evaluate(&body, &sample).map_err(|e| config_err(id, e))?;
+    let data = super::super::TemplateKind::VerificationCodeValid.sample_model();
+    let email = id == "email";
+    let sample = GatewayMessage {
+        channel: Channel::parse(id).unwrap_or(Channel::Sms),
+        recipient: if email {
+            "user@example.com"
+        } else {
+            "+15550100000"
+        },
+        subject: if email { "Your verification code" } else { "" },
+        body: "Your code is 123456",
+        html_body: email.then_some("<p>Your code is 123456</p>"),
+        template_type: "verification_code_valid",
+        template_data: &data,
+    };
+    jsonnet::evaluate(&body, &sample.ctx()).map_err(|e| config_err(id, e))?;
     let auth = match &rc.auth {
         None => None,
         Some(ChannelAuth::BasicAuth { user, password }) => Some(Auth::Basic {
@@ -146,6 +164,23 @@ impl HttpChannel {
             }
             (None, None) => return Err(config_err(&c.id, "needs request_config or preset")),
         };
+        Self::with_gateway(&c.id, gateway, timeout)
+    }
+
+    /// Email through `courier.http.request_config` (`courier.delivery_strategy: http`).
+    pub fn for_email(
+        rc: &RequestConfig,
+        base_dir: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Self, CourierError> {
+        Self::with_gateway(
+            "email",
+            Gateway::Generic(generic("email", rc, base_dir)?),
+            timeout,
+        )
+    }
+
+    fn with_gateway(id: &str, gateway: Gateway, timeout: Duration) -> Result<Self, CourierError> {
         let url = match &gateway {
             Gateway::Generic(g) => g.url.clone(),
             Gateway::Twilio(t) => t.base_url.clone(),
@@ -157,7 +192,7 @@ impl HttpChannel {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| config_err(&c.id, format!("HTTP client: {e}")))?;
+            .map_err(|e| config_err(id, format!("HTTP client: {e}")))?;
         Ok(Self {
             gateway,
             client,

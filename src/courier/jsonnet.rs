@@ -14,6 +14,24 @@ pub const DEFAULT_BODY: &str = r#"function(ctx) {
   body: ctx.body,
 }"#;
 
+/// The default body for email over HTTP: the fields Kratos's default sends, the code and link
+/// picked out of the template data when there is one.
+pub const DEFAULT_EMAIL_BODY: &str = r#"function(ctx)
+  local data = if std.objectHas(ctx, 'template_data') && ctx.template_data != null
+    then ctx.template_data else {};
+  local pick(k) = if std.objectHas(data, k) then data[k] else null;
+  {
+    recipient: ctx.recipient,
+    template_type: ctx.template_type,
+    to: pick('to'),
+    recovery_code: pick('recovery_code'),
+    recovery_url: pick('recovery_url'),
+    verification_url: pick('verification_url'),
+    verification_code: pick('verification_code'),
+    subject: ctx.subject,
+    body: ctx.body,
+  }"#;
+
 /// Largest body a template may produce; anything larger is a broken template.
 const MAX_OUTPUT: usize = 64 * 1024;
 

@@ -5,9 +5,11 @@
 
 mod backoff;
 mod deliver;
+mod housekeeping;
 mod http_channel;
 pub(crate) mod jsonnet;
 mod kind;
+pub mod metrics;
 mod presets;
 pub use presets::xml_escape as escape_markup;
 mod seal;
@@ -16,6 +18,7 @@ mod smtp;
 mod smtp_pool;
 pub(crate) mod templates;
 mod worker;
+mod worker_loop;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,8 +30,8 @@ use uuid::Uuid;
 
 pub use crate::persistence::{Channel, MessageStatus, OutboxMessage};
 pub use backoff::{SendError, after_failure, delay as backoff_delay};
-pub use deliver::OpenedMessage;
-pub use http_channel::HttpChannel;
+pub use deliver::{OpenedMessage, PURGED};
+pub use http_channel::{GatewayMessage, HttpChannel};
 pub use kind::{TemplateKind, pascal_case};
 pub use seal::{OpenError, Sealer};
 pub use smtp::{SmtpTarget, TlsMode, parse_connection_uri};
@@ -60,8 +63,16 @@ pub enum CourierError {
 
 enum EmailTransport {
     Smtp(Box<SmtpSender>),
+    /// `courier.delivery_strategy: http`: each email POSTed through `courier.http.request_config`.
+    Http(Box<HttpChannel>),
     Inbox,
 }
+
+/// How long one SMTP delivery may take (connecting included). The lease does not bound it: the
+/// worker's heartbeat renews leases while a send is in flight.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one HTTP gateway request may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 enum TextTransport {
     Http(Box<HttpChannel>),
@@ -89,6 +100,7 @@ impl std::fmt::Debug for Courier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let email = match &self.inner.email {
             Some(EmailTransport::Smtp(s)) => format!("{s:?}"),
+            Some(EmailTransport::Http(h)) => format!("{h:?}"),
             Some(EmailTransport::Inbox) => "dev inbox".into(),
             None => "none".into(),
         };
@@ -122,23 +134,7 @@ impl Courier {
         let cfg = &settings.courier;
         let templates = Templates::load(cfg, base_dir)?;
         let sealer = Sealer::from_settings(settings)?;
-        let lease = cfg.worker.lease.std();
-        let smtp_timeout = (lease / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
-        let http_timeout = (lease / 2).clamp(Duration::from_secs(1), Duration::from_secs(15));
-        let email = match &cfg.smtp.connection_uri {
-            Some(_) => {
-                let pool = u32::try_from(cfg.worker.concurrency)
-                    .unwrap_or(u32::MAX)
-                    .max(1);
-                Some(EmailTransport::Smtp(Box::new(SmtpSender::new(
-                    &cfg.smtp,
-                    pool,
-                    smtp_timeout,
-                )?)))
-            }
-            None if dev => Some(EmailTransport::Inbox),
-            None => None,
-        };
+        let email = email_transport(cfg, dev, base_dir)?;
         let mut sms = None;
         let mut voice = None;
         for c in &cfg.channels {
@@ -160,7 +156,7 @@ impl Courier {
             *slot = Some(TextTransport::Http(Box::new(HttpChannel::from_config(
                 c,
                 base_dir,
-                http_timeout,
+                HTTP_TIMEOUT,
             )?)));
         }
         if dev {
@@ -237,6 +233,7 @@ impl Courier {
             );
         }
         if self.inner.email.is_none() {
+            // Only reachable with the smtp strategy: http without a request_config fails at start.
             tracing::warn!(
                 "courier.smtp.connection_uri is not set: emails stay queued until it is"
             );
@@ -311,6 +308,43 @@ impl Courier {
             created_at: now,
             updated_at: now,
         })
+    }
+}
+
+fn email_transport(
+    cfg: &crate::config::CourierConfig,
+    dev: bool,
+    base_dir: Option<&Path>,
+) -> Result<Option<EmailTransport>, CourierError> {
+    match cfg.delivery_strategy.as_str() {
+        "http" => {
+            let rc = cfg
+                .http
+                .as_ref()
+                .map(|h| &h.request_config)
+                .ok_or_else(|| {
+                    CourierError::Config(
+                    "courier.delivery_strategy is http, but courier.http.request_config is not set"
+                        .into(),
+                )
+                })?;
+            let h = HttpChannel::for_email(rc, base_dir, HTTP_TIMEOUT)?;
+            Ok(Some(EmailTransport::Http(Box::new(h))))
+        }
+        "smtp" => Ok(match &cfg.smtp.connection_uri {
+            Some(_) => {
+                let pool = u32::try_from(cfg.worker.concurrency)
+                    .unwrap_or(u32::MAX)
+                    .max(1);
+                let sender = SmtpSender::new(&cfg.smtp, pool, SMTP_TIMEOUT)?;
+                Some(EmailTransport::Smtp(Box::new(sender)))
+            }
+            None if dev => Some(EmailTransport::Inbox),
+            None => None,
+        }),
+        other => Err(CourierError::Config(format!(
+            "courier.delivery_strategy must be smtp or http, got {other:?}"
+        ))),
     }
 }
 

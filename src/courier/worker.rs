@@ -1,17 +1,20 @@
-//! The sending loop. A worker claims due messages with a lease, delivers each, and records
-//! the attempt right after the transport answers; no database transaction is open while a
-//! message is on the wire. `dispatch_once` does one round at a given time (tests drive it);
-//! `run` keeps `worker.concurrency` lanes going until shutdown, finishing in-flight sends.
+//! The sending worker. It claims due messages with a lease of its own, delivers each, and
+//! records the attempts right after the transports answer; no database transaction is open
+//! while a message is on the wire. `dispatch_once` does one round at a given time (tests drive
+//! it); `run` (in `worker_loop`) keeps going until shutdown, woken when a message is queued.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::watch;
+use uuid::Uuid;
 
-use super::Courier;
-use super::backoff::after_failure;
-use crate::persistence::{AttemptResult, OutboxMessage, Store, StoreError};
+use super::backoff::{SendError, after_failure};
+use super::{Courier, metrics};
+use crate::persistence::{
+    AttemptRecord, AttemptResult, ClaimedMessage, Lease, OutboxMessage, Store, StoreError,
+};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -33,77 +36,87 @@ impl DispatchReport {
     }
 }
 
+/// A courier worker: its own lease owner id, the courier that sends and the outbox store.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    courier: Courier,
-    store: Store,
+    pub(super) courier: Courier,
+    pub(super) store: Store,
+    pub(super) id: Uuid,
 }
 
 impl Worker {
     pub fn new(courier: Courier, store: Store) -> Self {
-        Self { courier, store }
+        Self {
+            courier,
+            store,
+            id: Uuid::new_v4(),
+        }
     }
 
-    fn lease(&self) -> chrono::Duration {
+    /// The id that owns this worker's leases.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    pub(super) fn lease(&self) -> chrono::Duration {
         self.courier.worker_config().lease.chrono()
     }
 
-    fn pull_count(&self) -> u32 {
+    pub(super) fn pull_count(&self) -> u32 {
         self.courier.worker_config().pull_count.max(1)
     }
 
     /// One round at time `now`: expire dead messages, claim up to `pull_count`, send them
-    /// `concurrency` at a time, record every attempt as of `now`.
+    /// `concurrency` at a time, record every attempt as of `now` in one batch.
     pub async fn dispatch_once(&self, now: DateTime<Utc>) -> Result<DispatchReport, StoreError> {
         let expired = self.store.expire_messages(now).await?;
-        let parallel = self.courier.worker_config().concurrency.max(1);
-        let mut report = self.batch(now, self.pull_count(), parallel, || now).await?;
-        report.expired += usize::try_from(expired).unwrap_or(usize::MAX);
-        Ok(report)
-    }
-
-    async fn batch(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-        parallel: usize,
-        clock: impl Fn() -> DateTime<Utc>,
-    ) -> Result<DispatchReport, StoreError> {
+        expired.iter().for_each(|c| metrics::expired(*c));
+        let lease = Lease {
+            owner: self.id,
+            until: now + self.lease(),
+        };
         let claimed = self
             .store
-            .claim_messages(now, now + self.lease(), limit)
+            .claim_messages(now, &lease, self.pull_count())
             .await?;
-        let mut report = DispatchReport {
-            claimed: claimed.len(),
-            ..DispatchReport::default()
-        };
-        let clock = &clock;
-        let results: Vec<Result<AttemptResult, StoreError>> = futures_util::stream::iter(claimed)
-            .map(|m| async move { self.attempt(&m, clock).await })
+        let parallel = self.courier.worker_config().concurrency.max(1);
+        let records: Vec<AttemptRecord> = futures_util::stream::iter(&claimed)
+            .map(|c| self.attempt(c, || now))
             .buffer_unordered(parallel)
             .collect()
             .await;
-        let mut first_error = None;
-        for r in results {
-            match r {
-                Ok(r) => report.add(&r),
-                Err(e) => first_error = first_error.or(Some(e)),
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(report),
-        }
+        let give_up = Instant::now() + Duration::from_secs(5);
+        self.record(&records, || Instant::now() >= give_up).await?;
+        let mut report = DispatchReport {
+            claimed: claimed.len(),
+            expired: expired.len(),
+            ..DispatchReport::default()
+        };
+        records.iter().for_each(|r| report.add(&r.result));
+        Ok(report)
     }
 
-    async fn attempt(
+    /// One delivery attempt and what to record about it (`clock` says when it ended).
+    pub(super) async fn attempt(
         &self,
-        m: &OutboxMessage,
-        clock: &impl Fn() -> DateTime<Utc>,
-    ) -> Result<AttemptResult, StoreError> {
+        c: &ClaimedMessage,
+        clock: impl Fn() -> DateTime<Utc>,
+    ) -> AttemptRecord {
+        let m = &c.message;
+        if c.unrecorded_attempts > 0 {
+            tracing::warn!(
+                message_id = %m.id, unrecorded = c.unrecorded_attempts,
+                "sending a message whose earlier attempt was never recorded; the recipient may get it twice"
+            );
+        }
+        let started = Instant::now();
         let outcome = self.courier.deliver(m).await;
+        metrics::send_seconds(m.channel, started.elapsed());
         let at = clock();
-        let attempts = u32::try_from(m.send_count).unwrap_or(0).saturating_add(1);
+        let attempts = u32::try_from(m.send_count)
+            .unwrap_or(0)
+            .saturating_add(c.unrecorded_attempts)
+            .saturating_add(1);
         let result = match &outcome {
             Ok(()) => AttemptResult::Sent,
             Err(e) => after_failure(
@@ -114,71 +127,54 @@ impl Worker {
                 at,
             ),
         };
+        let permanent = matches!(outcome, Err(SendError::Permanent { .. }));
+        metrics::attempt(m.channel, &result, permanent);
         log(m, attempts, &result);
-        // The transport has answered; losing this write would send the message again after
-        // the lease, so try a few times before giving up.
-        let mut tries = 0;
-        loop {
-            match self.store.record_attempt(m.id, &result, at).await {
-                Ok(()) => return Ok(result),
-                Err(e) if tries < 3 => {
-                    tries += 1;
-                    tracing::warn!(message_id = %m.id, error = %e, "recording a courier attempt failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
-                }
-                Err(e) => return Err(e),
-            }
+        AttemptRecord {
+            message_id: m.id,
+            result,
+            at,
+            unrecorded_attempts: c.unrecorded_attempts,
         }
     }
 
-    /// Runs until `shutdown` turns true (or its sender is dropped); sends in flight finish.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let lanes = self.courier.worker_config().concurrency.max(1);
-        let mut set = tokio::task::JoinSet::new();
-        for lane in 0..lanes {
-            let w = self.clone();
-            let rx = shutdown.clone();
-            set.spawn(async move { w.lane(lane, rx).await });
-        }
-        while set.join_next().await.is_some() {}
-        tracing::info!("courier worker stopped");
-    }
-
-    async fn lane(&self, lane: usize, mut shutdown: watch::Receiver<bool>) {
-        let wait = self
-            .courier
-            .worker_config()
-            .pull_wait
-            .std()
-            .max(Duration::from_millis(10));
-        let mut last_expiry: Option<DateTime<Utc>> = None;
+    /// Records a batch, retrying while the database does not answer until `give_up()`: the
+    /// transport has answered, and a lost "sent" would send the message again.
+    pub(super) async fn record(
+        &self,
+        batch: &[AttemptRecord],
+        give_up: impl Fn() -> bool,
+    ) -> Result<(), StoreError> {
+        let mut wait = Duration::from_millis(25);
+        let mut failures = 0u32;
         loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            let now = Utc::now();
-            let due = last_expiry
-                .is_none_or(|t| now - t >= chrono::Duration::from_std(wait).unwrap_or_default());
-            if lane == 0 && due {
-                last_expiry = Some(now);
-                if let Err(e) = self.store.expire_messages(now).await {
-                    tracing::warn!(error = %e, "expiring courier messages failed");
+            match self.store.record_attempts(self.id, batch).await {
+                Ok(()) => {
+                    if failures > 0 {
+                        tracing::info!(
+                            failures,
+                            "recorded the courier attempts after the database came back"
+                        );
+                    }
+                    return Ok(());
                 }
-            }
-            let idle = match self.batch(now, self.pull_count(), 1, Utc::now).await {
-                Ok(r) => r.claimed < self.pull_count() as usize,
+                Err(e) if give_up() => return Err(e),
                 Err(e) => {
-                    tracing::warn!(error = %e, "the courier cannot reach the database");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    changed = shutdown.changed() => if changed.is_err() { return },
+                    if failures == 0 {
+                        tracing::warn!(error = %e, messages = batch.len(), "recording courier attempts failed; retrying until the database answers");
+                    }
+                    failures += 1;
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_millis(500));
                 }
             }
         }
+    }
+
+    /// Runs until `shutdown` turns true (or its sender is dropped); sends in flight finish and
+    /// are recorded.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        super::worker_loop::run(self, shutdown).await;
     }
 }
 

@@ -15,8 +15,12 @@ async fn alive() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready means the database answers.
+/// Ready means the database answers and no shutdown has begun.
 async fn ready(reg: web::Data<Registry>) -> HttpResponse {
+    if reg.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({"errors": {"server": "shutting down"}}));
+    }
     match reg.store.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ok"})),
         Err(e) => {

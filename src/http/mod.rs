@@ -3,17 +3,22 @@
 
 pub mod admin;
 pub mod admin_hosts;
+pub mod base_url;
 pub mod client_ip;
+pub mod drain;
 pub mod error;
 pub mod fetch_metadata;
 pub mod flows;
 mod health;
+pub mod metrics;
 pub mod negotiate;
+pub mod openapi;
 mod request_span;
 pub use request_span::RedactedRootSpan;
 mod pagination;
 pub mod protect;
 mod public;
+pub mod query;
 mod schemas;
 pub mod slow_clients;
 mod state;
@@ -37,6 +42,8 @@ pub fn public(cfg: &mut web::ServiceConfig) {
 /// Routes of the admin API, under `/admin` and, as Kratos rewrites them, without the prefix.
 pub fn admin(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    metrics::configure(cfg);
+    openapi::configure(cfg);
     ui::configure_admin(cfg);
     admin::configure_redirects(cfg);
     cfg.service(web::scope("/admin").configure(admin::configure));
@@ -78,13 +85,36 @@ fn json_error(err: &JsonPayloadError) -> ApiError {
     }
 }
 
-/// Fallback for unknown routes.
-pub async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::NOT_FOUND))
+/// Fallback for requests no route took: 405 with `Allow` when the path is served with other
+/// methods (the route table in `openapi::routes` lists them, per port), else 404.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    match allowed_here(&req) {
+        Some(methods) => Ok(refuse_method(&methods)),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND)),
+    }
 }
 
-pub(crate) async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED))
+/// The default service of resources that list their methods: 405 with `Allow`.
+pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    refuse_method(&allowed_here(&req).unwrap_or_default())
+}
+
+fn allowed_here(req: &HttpRequest) -> Option<Vec<&'static str>> {
+    let port = req
+        .app_data::<openapi::Api>()
+        .copied()
+        .unwrap_or(openapi::Api::Public);
+    openapi::routes::allowed(port, req.path())
+}
+
+fn refuse_method(methods: &[&str]) -> HttpResponse {
+    let err = ApiError::new(StatusCode::METHOD_NOT_ALLOWED)
+        .reason(format!("This path answers only {}.", methods.join(", ")));
+    let mut res = actix_web::ResponseError::error_response(&err);
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+        res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+    }
+    res
 }
 
 /// `Utc::now()` for handlers: the one place request time is read. Truncated to

@@ -15,6 +15,7 @@ pub struct RedactedRootSpan;
 
 impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        super::base_url::observe(request);
         let request_id = request
             .extensions()
             .get::<RequestId>()

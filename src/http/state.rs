@@ -46,6 +46,8 @@ pub struct AppState {
     pub sms_policy: crate::delivery::sms_policy::SmsPolicy,
     /// The middleware's policies (cross-site refusal, admin hosts, body deadline).
     pub guards: crate::http::protect::Guards,
+    /// Set when a shutdown began: `/health/ready` answers 503 while in-flight work finishes.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Clone)]

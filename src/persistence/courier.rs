@@ -1,25 +1,30 @@
-//! The courier outbox: queue, claim with a lease, record attempts, list for the admin API.
+//! The courier outbox: queue, claim with a lease, renew and release leases, record attempts,
+//! expire and purge.
 //!
-//! A claimed message is `processing` and its `next_attempt_at` is set to the lease's end, so
-//! one index condition (`status IN (queued, processing) AND next_attempt_at <= now`) finds both
-//! due messages and messages whose worker died. Postgres claims with `FOR UPDATE SKIP LOCKED`,
-//! SQLite with one atomic `UPDATE … RETURNING` (it has a single writer). No transaction is held
-//! while a message is sent: claiming and recording are separate short statements.
+//! A claimed message is `processing`, owned by one worker (`lease_owner`), and its
+//! `next_attempt_at` is the lease's end, so one index condition (`status IN (queued,
+//! processing) AND next_attempt_at <= now`) finds both due messages and messages whose worker
+//! died. The owner's heartbeat moves the lease on while a send is in flight. Postgres claims
+//! with `FOR UPDATE SKIP LOCKED`, SQLite with one atomic `UPDATE … RETURNING` (it has a single
+//! writer). No transaction is held while a message is sent: claiming and recording are
+//! separate short statements, and a batch of attempts is recorded in one statement (Postgres)
+//! or one transaction (SQLite).
+//!
+//! Recording is idempotent: a message recorded `sent` stays `sent` whatever is recorded after
+//! it, and a failure changes the message only while the recording worker still owns its lease.
+//! Every attempt adds a dispatch row, so a message sent twice shows two successes.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::courier_rows::{
-    self, AttemptResult, Dispatch, DispatchRow, MessageFilter, MessagePage, MessageRow,
-    MessageStatus, OutboxMessage,
-};
-use super::{Store, StoreError, dispatch};
+use super::courier_rows::{ClaimRow, ClaimedMessage, Lease, OutboxMessage};
+use super::{Channel, Store, StoreError, dispatch};
 
 impl Store {
     /// Queues one message on its own. Flows that carry a code use `insert_message` inside
     /// their own transaction instead.
     pub async fn enqueue_message(&self, m: &OutboxMessage) -> Result<(), StoreError> {
-        dispatch!(self, enqueue_message(m))
+        dispatch!(self, enqueue_messages(std::slice::from_ref(m)))
     }
 
     /// Queues many messages in one transaction (tools and benchmarks).
@@ -27,58 +32,51 @@ impl Store {
         dispatch!(self, enqueue_messages(ms))
     }
 
-    /// Leases up to `limit` due messages until `lease_until`; they are `processing` after it.
+    /// Leases up to `limit` due messages to `lease.owner` until `lease.until`.
     pub async fn claim_messages(
         &self,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        lease: &Lease,
         limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        dispatch!(self, claim_messages(now, lease_until, limit))
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        dispatch!(self, claim_messages(now, lease, limit))
     }
 
-    /// Marks messages whose content expired before delivery as `expired`; returns how many.
-    pub async fn expire_messages(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// The heartbeat: moves every lease `owner` holds to `until`; returns how many.
+    pub async fn renew_leases(&self, owner: Uuid, until: DateTime<Utc>) -> Result<u64, StoreError> {
+        dispatch!(self, renew_leases(owner, until))
+    }
+
+    /// Gives claimed messages back unsent (due again at `now`), as if never claimed.
+    pub async fn release_messages(
+        &self,
+        owner: Uuid,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, release_messages(owner, ids, now))
+    }
+
+    /// Marks messages whose content expired before delivery as `expired`; returns the
+    /// channel of each.
+    pub async fn expire_messages(&self, now: DateTime<Utc>) -> Result<Vec<Channel>, StoreError> {
         dispatch!(self, expire_messages(now))
     }
 
-    /// Stores one attempt's dispatch record and the message's new state together.
-    pub async fn record_attempt(
+    /// Erases the sealed texts of up to `limit` finished (sent, abandoned, expired) messages
+    /// whose expiry, and whose last change, are at or before `before`; returns how many.
+    pub async fn purge_message_bodies(
         &self,
-        message_id: Uuid,
-        result: &AttemptResult,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, record_attempt(message_id, result, now))
-    }
-
-    /// Newest first, after the message `before` (keyset on the time-ordered id).
-    pub async fn list_messages(
-        &self,
-        filter: &MessageFilter,
-        before: Option<Uuid>,
+        before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<MessagePage, StoreError> {
-        dispatch!(self, list_messages(filter, before, limit))
-    }
-
-    /// The message with its dispatch log, oldest attempt first.
-    pub async fn get_message(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<(OutboxMessage, Vec<Dispatch>)>, StoreError> {
-        dispatch!(self, get_message(id))
-    }
-
-    /// How many messages are in each status.
-    pub async fn message_status_counts(&self) -> Result<Vec<(MessageStatus, i64)>, StoreError> {
-        dispatch!(self, message_status_counts())
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, purge_message_bodies(before, limit))
     }
 }
 
-const COLUMNS: &str = "id, type, status, recipient, template_type, subject, body, html_body, \
-    template_data, channel, send_count, next_attempt_at, lease_expires_at, expires_at, last_error, \
-    created_at, updated_at";
+pub(super) const COLUMNS: &str = "id, type, status, recipient, template_type, subject, body, \
+    html_body, template_data, channel, send_count, next_attempt_at, lease_expires_at, expires_at, \
+    last_error, created_at, updated_at";
 
 const INSERT_MESSAGE: &str = r#"INSERT INTO courier_messages
     (id, type, status, recipient, template_type, subject, body, html_body, template_data, channel,
@@ -88,14 +86,29 @@ const INSERT_MESSAGE: &str = r#"INSERT INTO courier_messages
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
-            "UPDATE courier_messages SET status = 'processing', lease_expires_at = $2, ",
-            "next_attempt_at = $2, updated_at = $1 WHERE id IN (SELECT id FROM courier_messages ",
+            "UPDATE courier_messages SET status = 'processing', lease_owner = $4, ",
+            "lease_expires_at = $2, next_attempt_at = $2, claims = claims + 1, updated_at = $1 ",
+            "WHERE id IN (SELECT id FROM courier_messages ",
             "WHERE status IN ('queued', 'processing') AND next_attempt_at <= $1 ",
             "AND (expires_at IS NULL OR expires_at > $1) ORDER BY next_attempt_at LIMIT $3",
             $lock,
             ") RETURNING id, type, status, recipient, template_type, subject, body, html_body, ",
             "template_data, channel, send_count, next_attempt_at, lease_expires_at, expires_at, ",
-            "last_error, created_at, updated_at"
+            "last_error, created_at, updated_at, claims"
+        )
+    };
+}
+
+macro_rules! purge_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE courier_messages SET subject = $3, body = $3, html_body = NULL, ",
+            "template_data = $3 WHERE id IN (SELECT id FROM courier_messages ",
+            "WHERE status IN ('sent', 'abandoned', 'expired') AND length(body) > 0 ",
+            "AND updated_at <= $1 AND (expires_at IS NULL OR expires_at <= $1) ",
+            "ORDER BY updated_at LIMIT $2",
+            $lock,
+            ")"
         )
     };
 }
@@ -103,64 +116,32 @@ macro_rules! claim_sql {
 /// The statements whose text differs between the two dialects.
 pub(crate) trait CourierDialect {
     const CLAIM: &'static str;
+    const PURGE: &'static str;
 }
 impl CourierDialect for sqlx::Postgres {
     const CLAIM: &'static str = claim_sql!(" FOR UPDATE SKIP LOCKED");
+    const PURGE: &'static str = purge_sql!(" FOR UPDATE SKIP LOCKED");
 }
 impl CourierDialect for sqlx::Sqlite {
     const CLAIM: &'static str = claim_sql!("");
+    const PURGE: &'static str = purge_sql!("");
 }
 
-const EXPIRE: &str = r#"UPDATE courier_messages SET status = 'expired', lease_expires_at = NULL,
+const RENEW: &str = r#"UPDATE courier_messages SET lease_expires_at = $2, next_attempt_at = $2
+    WHERE lease_owner = $1 AND status = 'processing'"#;
+const RELEASE: &str = r#"UPDATE courier_messages SET status = 'queued', lease_owner = NULL,
+    lease_expires_at = NULL, next_attempt_at = $3, claims = claims - 1, updated_at = $3
+    WHERE id = $1 AND lease_owner = $2 AND status = 'processing'"#;
+const EXPIRE: &str = r#"UPDATE courier_messages SET status = 'expired', lease_owner = NULL, lease_expires_at = NULL,
     last_error = COALESCE(last_error, 'the message expired before it could be delivered'), updated_at = $1
-    WHERE expires_at <= $1 AND (status = 'queued' OR (status = 'processing' AND next_attempt_at <= $1))"#;
-const INSERT_DISPATCH: &str = r#"INSERT INTO courier_message_dispatches (id, message_id, status, error, created_at)
-    VALUES ($1, $2, $3, $4, $5)"#;
-const UPDATE_AFTER_ATTEMPT: &str = r#"UPDATE courier_messages SET status = $2, send_count = send_count + 1,
-    next_attempt_at = COALESCE($3, next_attempt_at), lease_expires_at = NULL,
-    last_error = COALESCE($4, last_error), updated_at = $5 WHERE id = $1"#;
-const SELECT_DISPATCHES: &str = r#"SELECT id, message_id, status, error, created_at
-    FROM courier_message_dispatches WHERE message_id = $1 ORDER BY created_at, id"#;
-const STATUS_COUNTS: &str = "SELECT status, COUNT(*) FROM courier_messages GROUP BY status";
-
-fn select_one() -> String {
-    format!("SELECT {COLUMNS} FROM courier_messages WHERE id = $1")
-}
-
-fn select_page() -> String {
-    format!(
-        "SELECT {COLUMNS} FROM courier_messages WHERE ($1 IS NULL OR id < $1) \
-         AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR recipient = $3) \
-         AND ($4 IS NULL OR type = $4) ORDER BY id DESC LIMIT $5"
-    )
-}
-
-/// The row's new status and error after an attempt, and when to try next.
-fn after_attempt(
-    result: &AttemptResult,
-) -> (MessageStatus, Option<DateTime<Utc>>, Option<&str>, bool) {
-    match result {
-        AttemptResult::Sent => (MessageStatus::Sent, None, None, true),
-        AttemptResult::Retry {
-            error,
-            next_attempt_at,
-        } => (
-            MessageStatus::Queued,
-            Some(*next_attempt_at),
-            Some(error),
-            false,
-        ),
-        AttemptResult::Abandon { error } => (MessageStatus::Abandoned, None, Some(error), false),
-        AttemptResult::Expire { error } => (MessageStatus::Expired, None, Some(error), false),
-    }
-}
-
+    WHERE expires_at <= $1 AND (status = 'queued' OR (status = 'processing' AND next_attempt_at <= $1))
+    RETURNING type"#;
 super::backend_modules! {
-    use sqlx::{AssertSqlSafe, Pool, Transaction};
+    use sqlx::{Pool, Transaction};
     use super::CourierDialect;
 
     /// Writes one outbox row inside the caller's transaction, so the message commits together
-    /// with the code it carries, or not at all.
+    /// with the code it carries, or not at all. The couriers are woken after the commit.
     pub async fn insert_message(tx: &mut Transaction<'static, Db>, m: &OutboxMessage) -> Result<(), StoreError> {
         sqlx::query(INSERT_MESSAGE)
             .bind(m.id)
@@ -182,114 +163,70 @@ super::backend_modules! {
             .bind(m.updated_at)
             .execute(&mut **tx)
             .await?;
+        crate::persistence::courier_wake::mark_queued();
         Ok(())
-    }
-
-    pub async fn enqueue_message(pool: &Pool<Db>, m: &OutboxMessage) -> Result<(), StoreError> {
-        enqueue_messages(pool, std::slice::from_ref(m)).await
     }
 
     pub async fn enqueue_messages(pool: &Pool<Db>, ms: &[OutboxMessage]) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
-        for m in ms {
-            insert_message(&mut tx, m).await?;
+        let result = async {
+            for m in ms {
+                insert_message(&mut tx, m).await?;
+            }
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(())
+        .await;
+        crate::persistence::finish(tx, result).await
     }
 
     pub async fn claim_messages(
         pool: &Pool<Db>,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        lease: &Lease,
         limit: u32,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        let rows: Vec<MessageRow> = sqlx::query_as(<Db as CourierDialect>::CLAIM)
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        let rows: Vec<ClaimRow> = sqlx::query_as(<Db as CourierDialect>::CLAIM)
             .bind(now)
-            .bind(lease_until)
+            .bind(lease.until)
             .bind(i64::from(limit))
+            .bind(lease.owner)
             .fetch_all(pool)
             .await?;
-        courier_rows::messages(rows)
+        rows.into_iter().map(ClaimedMessage::try_from).collect()
     }
 
-    pub async fn expire_messages(pool: &Pool<Db>, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let res = sqlx::query(EXPIRE).bind(now).execute(pool).await?;
+    pub async fn renew_leases(pool: &Pool<Db>, owner: Uuid, until: DateTime<Utc>) -> Result<u64, StoreError> {
+        let res = sqlx::query(RENEW).bind(owner).bind(until).execute(pool).await?;
         Ok(res.rows_affected())
     }
 
-    pub async fn record_attempt(
-        pool: &Pool<Db>,
-        message_id: Uuid,
-        result: &AttemptResult,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (status, next, error, success) = after_attempt(result);
+    pub async fn release_messages(pool: &Pool<Db>, owner: Uuid, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
-        sqlx::query(INSERT_DISPATCH)
-            .bind(Uuid::now_v7())
-            .bind(message_id)
-            .bind(if success { "success" } else { "failed" })
-            .bind(error)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(UPDATE_AFTER_ATTEMPT)
-            .bind(message_id)
-            .bind(status.as_str())
-            .bind(next)
-            .bind(error)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let result = async {
+            for id in ids {
+                sqlx::query(RELEASE).bind(id).bind(owner).bind(now).execute(&mut *tx).await?;
+            }
+            Ok(())
+        }
+        .await;
+        crate::persistence::finish(tx, result).await
     }
 
-    pub async fn list_messages(
-        pool: &Pool<Db>,
-        filter: &MessageFilter,
-        before: Option<Uuid>,
-        limit: u32,
-    ) -> Result<MessagePage, StoreError> {
-        let mut rows: Vec<MessageRow> = sqlx::query_as(AssertSqlSafe(select_page()))
-            .bind(before)
-            .bind(filter.status.map(|s| s.as_str()))
-            .bind(filter.recipient.as_deref())
-            .bind(filter.channel.map(|c| c.as_str()))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await?;
-        let has_more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        Ok(MessagePage { messages: courier_rows::messages(rows)?, has_more })
-    }
-
-    pub async fn get_message(
-        pool: &Pool<Db>,
-        id: Uuid,
-    ) -> Result<Option<(OutboxMessage, Vec<Dispatch>)>, StoreError> {
-        let mut conn = pool.acquire().await?;
-        let row: Option<MessageRow> = sqlx::query_as(AssertSqlSafe(select_one()))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let dispatches: Vec<DispatchRow> = sqlx::query_as(SELECT_DISPATCHES)
-            .bind(id)
-            .fetch_all(&mut *conn)
-            .await?;
-        Ok(Some((OutboxMessage::try_from(row)?, dispatches.into_iter().map(Dispatch::from).collect())))
-    }
-
-    pub async fn message_status_counts(pool: &Pool<Db>) -> Result<Vec<(MessageStatus, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(STATUS_COUNTS).fetch_all(pool).await?;
-        rows.into_iter()
-            .map(|(s, n)| {
-                MessageStatus::parse(&s)
-                    .map(|s| (s, n))
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown message status {s:?}")))
-            })
+    pub async fn expire_messages(pool: &Pool<Db>, now: DateTime<Utc>) -> Result<Vec<Channel>, StoreError> {
+        let kinds: Vec<String> = sqlx::query_scalar(EXPIRE).bind(now).fetch_all(pool).await?;
+        kinds
+            .iter()
+            .map(|k| Channel::parse(k).ok_or_else(|| StoreError::Corrupt(format!("unknown message type {k:?}"))))
             .collect()
+    }
+
+    pub async fn purge_message_bodies(pool: &Pool<Db>, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let res = sqlx::query(<Db as CourierDialect>::PURGE)
+            .bind(before)
+            .bind(i64::from(limit))
+            .bind(Vec::<u8>::new())
+            .execute(pool)
+            .await?;
+        Ok(res.rows_affected())
     }
 }

@@ -107,6 +107,38 @@ pub struct OutboxMessage {
     pub updated_at: DateTime<Utc>,
 }
 
+impl OutboxMessage {
+    /// Whether the sealed texts were erased after the message's lifetime.
+    pub fn is_purged(&self) -> bool {
+        self.body.0.is_empty()
+    }
+}
+
+/// The lease a worker takes on what it claims: until `until`, renewable only by `owner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: Uuid,
+    pub until: DateTime<Utc>,
+}
+
+/// A message a worker has just leased.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    pub message: OutboxMessage,
+    /// Earlier claims that left no recorded attempt: their worker stopped (or lost the
+    /// database) after claiming, so the message may already have been delivered.
+    pub unrecorded_attempts: u32,
+}
+
+/// One attempt to store: its outcome, when it ended, and the unrecorded attempts before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub message_id: Uuid,
+    pub result: AttemptResult,
+    pub at: DateTime<Utc>,
+    pub unrecorded_attempts: u32,
+}
+
 /// One delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispatch {
@@ -197,6 +229,31 @@ impl TryFrom<MessageRow> for OutboxMessage {
             last_error: r.last_error,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClaimRow {
+    #[sqlx(flatten)]
+    pub message: MessageRow,
+    pub claims: i32,
+}
+
+impl TryFrom<ClaimRow> for ClaimedMessage {
+    type Error = StoreError;
+
+    fn try_from(r: ClaimRow) -> Result<Self, StoreError> {
+        let message = OutboxMessage::try_from(r.message)?;
+        // `claims` already counts this claim; every attempt that ended was recorded in
+        // `send_count`, so the difference is attempts whose worker never came back.
+        let unrecorded = r
+            .claims
+            .saturating_sub(1)
+            .saturating_sub(message.send_count);
+        Ok(Self {
+            message,
+            unrecorded_attempts: u32::try_from(unrecorded).unwrap_or(0),
         })
     }
 }

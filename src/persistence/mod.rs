@@ -6,10 +6,14 @@
 
 pub mod challenges;
 pub(crate) mod courier;
+mod courier_list;
+mod courier_record;
 mod courier_rows;
+pub mod courier_wake;
 pub mod errors;
 pub mod flows;
 mod identities;
+mod metrics;
 pub mod phone;
 mod ratelimit;
 mod rows;
@@ -23,8 +27,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use courier_rows::{
-    AttemptResult, Channel, Dispatch, MessageFilter, MessagePage, MessageStatus, OutboxMessage,
-    Sealed,
+    AttemptRecord, AttemptResult, Channel, ClaimedMessage, Dispatch, Lease, MessageFilter,
+    MessagePage, MessageStatus, OutboxMessage, Sealed,
 };
 pub use identities::IdentityPage;
 pub use ratelimit::CounterHit;
@@ -55,14 +59,19 @@ macro_rules! backend_modules {
 pub(crate) use backend_modules;
 
 /// Calls `pg::function(pool, args..)` or `lite::function(..)` of the calling module,
-/// whichever backend the store has.
+/// whichever backend the store has. A unit of work that queued a message wakes the couriers
+/// once it has committed (`courier_wake`).
 macro_rules! dispatch {
-    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {
-        match $store {
-            $crate::persistence::Store::Postgres(pool) => pg::$func(pool, $($arg),*).await,
-            $crate::persistence::Store::Sqlite(pool) => lite::$func(pool, $($arg),*).await,
-        }
-    };
+    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {{
+        let store: &$crate::persistence::Store = $store;
+        $crate::persistence::courier_wake::after_commit(store, async {
+            match store {
+                $crate::persistence::Store::Postgres(pool) => pg::$func(pool, $($arg),*).await,
+                $crate::persistence::Store::Sqlite(pool) => lite::$func(pool, $($arg),*).await,
+            }
+        })
+        .await
+    }};
 }
 pub(crate) use dispatch;
 
@@ -128,6 +137,19 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        let err = Self::classify(e);
+        crate::metrics::database_error(match &err {
+            Self::Unavailable(sqlx::Error::PoolTimedOut) => "timeout",
+            Self::Unavailable(_) => "unavailable",
+            Self::Conflict(_) => "conflict",
+            _ => "unexpected",
+        });
+        err
+    }
+}
+
+impl StoreError {
+    fn classify(e: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &e {
             E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
@@ -174,6 +196,8 @@ pub enum ConnectError {
         "unsupported dsn scheme {0:?}: use `memory`, `sqlite://path` or `postgres://user:pass@host/db`"
     )]
     Scheme(String),
+    #[error("invalid dsn parameter {0}")]
+    Parameter(String),
     #[error("invalid dsn: {0}")]
     Invalid(#[source] sqlx::Error),
     #[error("cannot connect to the database: {0}")]
@@ -188,8 +212,9 @@ impl Store {
             return Ok(Self::Sqlite(sqlite_pool(dsn)?));
         }
         if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(dsn).map_err(ConnectError::Invalid)?;
-            return Ok(Self::Postgres(postgres_pool(opts)));
+            let (dsn, max_conns) = take_max_conns(dsn)?;
+            let opts = PgConnectOptions::from_str(&dsn).map_err(ConnectError::Invalid)?;
+            return Ok(Self::Postgres(postgres_pool_of(opts, max_conns)));
         }
         let scheme = dsn.split("://").next().unwrap_or_default();
         Err(ConnectError::Scheme(scheme.to_owned()))
@@ -265,6 +290,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.forget_outbox_wake();
         match self {
             Self::Postgres(p) => p.close().await,
             Self::Sqlite(p) => p.close().await,
@@ -279,9 +305,40 @@ fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
     }
 }
 
+/// Connections per process unless the DSN says `max_conns=N` (Kratos's parameter).
+const DEFAULT_MAX_CONNS: u32 = 16;
+
 fn postgres_pool(opts: PgConnectOptions) -> PgPool {
+    postgres_pool_of(opts, DEFAULT_MAX_CONNS)
+}
+
+/// Removes Kratos's `max_conns` from a Postgres DSN (libpq would refuse it) and reads it.
+fn take_max_conns(dsn: &str) -> Result<(String, u32), ConnectError> {
+    let Some((base, query)) = dsn.split_once('?') else {
+        return Ok((dsn.to_owned(), DEFAULT_MAX_CONNS));
+    };
+    let mut max = DEFAULT_MAX_CONNS;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("max_conns", n)) => {
+                max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConnectError::Parameter(format!("max_conns={n}: expected a positive number"))
+                })?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let dsn = match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    Ok((dsn, max))
+}
+
+fn postgres_pool_of(opts: PgConnectOptions, max_conns: u32) -> PgPool {
     PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(max_conns)
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy_with(opts)
 }
@@ -346,6 +403,25 @@ mod tests {
             strip_go_params("sqlite://a.db?_fk=true&mode=rwc"),
             "sqlite://a.db?mode=rwc"
         );
+    }
+
+    #[tokio::test]
+    async fn kratos_max_conns_sets_the_pool_size() {
+        let (dsn, max) = take_max_conns("postgres://u@h/db?sslmode=disable&max_conns=40").unwrap();
+        assert_eq!(
+            (dsn.as_str(), max),
+            ("postgres://u@h/db?sslmode=disable", 40)
+        );
+        assert_eq!(
+            take_max_conns("postgres://u@h/db").unwrap().1,
+            DEFAULT_MAX_CONNS
+        );
+        assert!(take_max_conns("postgres://u@h/db?max_conns=0").is_err());
+        let Store::Postgres(pool) = Store::connect_lazy("postgres://u@h/db?max_conns=5").unwrap()
+        else {
+            panic!("a postgres store");
+        };
+        assert_eq!(pool.options().get_max_connections(), 5);
     }
 
     #[test]

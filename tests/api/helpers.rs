@@ -10,7 +10,7 @@ use verity::persistence::Store;
 use verity::startup::{Application, Registry};
 
 #[path = "../common/pg_schema.rs"]
-mod pg_schema;
+pub mod pg_schema;
 
 pub struct TestApp {
     pub public: String,

@@ -8,8 +8,24 @@ use serde_json::{Value, json};
 
 use crate::helpers::TempDir;
 
-#[tokio::test]
-async fn codes_passwords_and_secrets_never_reach_the_logs() {
+/// The real binary with the bundled config on free ports, logging at debug level to a file.
+struct Served {
+    child: std::process::Child,
+    public: String,
+    admin: String,
+    log_path: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+impl Served {
+    fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log_path).unwrap()
+    }
+}
+
+fn serve(envs: &[(&str, &str)]) -> Served {
     verity::install_crypto_provider();
     let root = env!("CARGO_MANIFEST_DIR");
     let dir = TempDir::new();
@@ -33,6 +49,7 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verity"))
         .args(["serve", "--dev", "--config", path.to_str().unwrap()])
         .env("VERITY_LOG", "debug")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
@@ -62,6 +79,24 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
         "the server printed its addresses"
     );
 
+    Served {
+        child,
+        public,
+        admin,
+        log_path,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn codes_passwords_and_secrets_never_reach_the_logs() {
+    let Served {
+        mut child,
+        public,
+        admin,
+        log_path,
+        _dir,
+    } = serve(&[]);
     let http = reqwest::Client::new();
     let password = "correct-horse-battery-staple-7391";
     let created = http
@@ -218,59 +253,14 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
 /// short-code warning is printed at start.
 #[tokio::test]
 async fn audit_events_are_one_json_line_each_without_secrets_or_numbers() {
-    verity::install_crypto_provider();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let dir = TempDir::new();
-    let sqlite = format!("sqlite://{}/audit.sqlite?mode=rwc", dir.0.display());
-    let schemas = format!("file://{root}/identity-schemas/");
-    let config: String = std::fs::read_to_string(format!("{root}/config.yml"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("base_url:"))
-        .map(|l| {
-            l.replace("port: 4433", "port: 0")
-                .replace("port: 4434", "port: 0")
-                .replace("file://identity-schemas/", &schemas)
-                .replace("sqlite://verity.sqlite?mode=rwc", &sqlite)
-                + "\n"
-        })
-        .collect();
-    let path = dir.0.join("config.yml");
-    std::fs::write(&path, &config).unwrap();
-    let log_path = dir.0.join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_verity"))
-        .args(["serve", "--dev", "--config", path.to_str().unwrap()])
-        .env_remove("VERITY_LOG")
-        .envs([
-            ("LOG_FORMAT", "json"),
-            ("SELFSERVICE_RATE_LIMITS_PHONE_SENDS_PER_NUMBER_10M", "1"),
-            ("SELFSERVICE_METHODS_CODE_CONFIG_LENGTH", "4"),
-            ("SELFSERVICE_METHODS_CODE_CONFIG_ALLOW_SHORT_CODES", "true"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut public, mut admin) = (None, None);
-        for line in stdout.lines().map_while(Result::ok) {
-            if let Some(u) = line.trim().strip_prefix("Public API:") {
-                public = Some(u.trim().trim_end_matches('/').to_owned());
-            }
-            if let Some(u) = line.trim().strip_prefix("Admin API:") {
-                admin = Some(u.trim().trim_end_matches('/').to_owned());
-            }
-            if let (Some(p), Some(a)) = (&public, &admin) {
-                let _ = tx.send((p.clone(), a.clone()));
-            }
-        }
-    });
-    let (public, admin): (String, String) = rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .unwrap_or_default();
-    assert!(!public.is_empty(), "the server printed its addresses");
+    let served = serve(&[
+        ("VERITY_LOG", "info"),
+        ("LOG_FORMAT", "json"),
+        ("SELFSERVICE_RATE_LIMITS_PHONE_SENDS_PER_NUMBER_10M", "1"),
+        ("SELFSERVICE_METHODS_CODE_CONFIG_LENGTH", "4"),
+        ("SELFSERVICE_METHODS_CODE_CONFIG_ALLOW_SHORT_CODES", "true"),
+    ]);
+    let (public, admin) = (served.public.clone(), served.admin.clone());
 
     let http = reqwest::Client::new();
     let key: Value = http
@@ -315,10 +305,8 @@ async fn audit_events_are_one_json_line_each_without_secrets_or_numbers() {
         .json()
         .await
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
 
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = served.logs();
     let audit: Vec<Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -360,4 +348,73 @@ async fn audit_events_are_one_json_line_each_without_secrets_or_numbers() {
     for secret in [secret, "2025550163", "9091234567", "wrong-secret"] {
         assert!(!logs.contains(secret), "{secret:?} appears in the logs");
     }
+}
+/// A value a caller sent (here a refused `return_to`) cannot start a log line of its own or
+/// carry terminal escapes, in text or in JSON (CWE-117).
+#[tokio::test]
+async fn request_values_cannot_forge_log_lines() {
+    let forged = "2026-01-01T00:00:00Z INFO forged";
+    for format in ["text", "json"] {
+        let served = serve(&[("LOG_FORMAT", format)]);
+        let payload = format!(
+            "x%0A{}%0D%1B%5B31m%C2%85%E2%80%A8y",
+            forged.replace(' ', "%20")
+        );
+        // The case, and a refused value the error log repeats (an unknown schema id).
+        let refused = reqwest::get(format!(
+            "{}/self-service/verification/api?return_to={payload}",
+            served.public
+        ))
+        .await
+        .unwrap();
+        assert_eq!(refused.status(), 400, "{format}: the return_to is refused");
+        let unknown = reqwest::get(format!("{}/schemas/{payload}", served.public))
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 404, "{format}: no such schema");
+        let logs = served.logs();
+        assert!(
+            logs.contains("INFO forged"),
+            "{format}: the refused value is logged: {logs}"
+        );
+        for line in logs.lines() {
+            assert!(
+                !line.starts_with(forged),
+                "{format}: a forged line: {line:?}"
+            );
+            assert!(
+                !line.contains(['\r', '\u{85}', '\u{2028}']),
+                "{format}: a raw control character: {line:?}"
+            );
+            if format == "json" {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line:?}"));
+            }
+        }
+        assert!(!logs.contains('\u{1b}'), "{format}: a raw escape character");
+    }
+}
+
+/// Nodes behind one balancer must share its URL as `serve.public.base_url` (the CSRF cookie's
+/// name comes from it): a request for another host is warned about, once.
+#[tokio::test]
+async fn a_request_for_a_host_the_base_url_does_not_name_is_warned_about_once() {
+    let served = serve(&[]);
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let res = http
+            .get(format!("{}/health/alive", served.public))
+            .header("x-forwarded-host", "login.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let logs = served.logs();
+    let warned = logs
+        .lines()
+        .filter(|l| l.contains("serve.public.base_url does not name"))
+        .collect::<Vec<_>>();
+    assert_eq!(warned.len(), 1, "{logs}");
+    assert!(warned[0].contains("login.example.com"), "{}", warned[0]);
 }

@@ -1,5 +1,6 @@
 //! Black-box tests: each starts the real server on port 0 with a fresh database.
 
+mod admin_compat;
 mod admin_identities;
 mod admin_sessions;
 mod auth_hooks;
@@ -16,9 +17,17 @@ mod health;
 mod helpers;
 mod login;
 mod logs;
+mod metrics;
+mod multinode;
+mod multinode_courier;
+mod multinode_load;
+mod multinode_postgres;
+mod multinode_support;
 mod oidc_client;
 mod oidc_flows;
 mod oidc_support;
+mod openapi;
+mod openapi_fuzz;
 mod phone_api;
 mod phone_support;
 mod registration;
@@ -29,6 +38,7 @@ mod security_phone;
 mod security_startup;
 mod sessions;
 mod settings;
+mod soak;
 mod support_smtp;
 mod ui_pages;
 mod verification_code;

@@ -4,6 +4,7 @@
 
 mod flows;
 mod identities;
+mod outbox;
 mod phone;
 mod ratelimit;
 mod ratelimit_batch;

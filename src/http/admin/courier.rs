@@ -14,7 +14,8 @@ use crate::startup::Registry;
 
 pub const REDACTED: &str = "<redacted-unless-dev-mode>";
 const DEFAULT_PAGE_SIZE: u32 = 100;
-const MAX_PAGE_SIZE: u32 = 500;
+/// Kratos serves courier pages of up to 1000 messages.
+const MAX_PAGE_SIZE: u32 = 1000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -84,6 +85,12 @@ async fn list(
         ),
     };
     let size = q.page.size_within(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    if q.page.page.is_some() {
+        // The courier pages by keyset only; a page number ignored would loop a client forever.
+        return Err(ApiError::bad_request(
+            "Page-number pagination is not supported; follow the page_token in the Link header.",
+        ));
+    }
     let before = q.page.after(&reg.keyring)?;
     let recipient = q.recipient.clone().filter(|r| !r.is_empty());
     let filter = MessageFilter {

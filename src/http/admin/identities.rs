@@ -49,6 +49,13 @@ struct ListQuery {
 
 async fn list(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let q: ListQuery = serde_urlencoded_query(&req)?;
+    if let Some(legacy) = q.page.legacy()? {
+        let (ident, include) = (
+            q.credentials_identifier.as_deref(),
+            included_credentials(&req),
+        );
+        return super::identities_legacy::list(&reg, &req, legacy, ident, &include).await;
+    }
     let size = q.page.size()?;
     let after = q.page.after(&reg.keyring)?;
     let page = reg

@@ -4,6 +4,7 @@ mod api_keys;
 mod courier;
 mod dev_inbox;
 mod identities;
+mod identities_legacy;
 mod redirect;
 mod sessions;
 mod view;

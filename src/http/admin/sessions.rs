@@ -112,20 +112,15 @@ async fn revoke_all(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
-struct GetQuery {
-    expand: Option<String>,
-}
-
 async fn get(
     reg: web::Data<Registry>,
     path: web::Path<String>,
-    q: web::Query<GetQuery>,
+    q: crate::http::query::QueryPairs,
 ) -> Result<HttpResponse, ApiError> {
     let s = session(&reg, parse_id(&path)?).await?;
-    let identity = match q.expand.as_deref() {
-        Some("identity") => reg.store.get_identity(s.identity_id).await?,
-        _ => None,
+    let identity = match q.has("expand", "identity") {
+        true => reg.store.get_identity(s.identity_id).await?,
+        false => None,
     };
     Ok(HttpResponse::Ok().json(session_json(&reg, &s, identity.as_ref())))
 }

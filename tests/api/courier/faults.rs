@@ -166,7 +166,7 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_another_worker_sends_once(
     let lease = app.registry.courier.worker_config().lease.chrono();
     let claimed = app
         .store()
-        .claim_messages(now, now + lease, 10)
+        .claim_messages(now, &super::lease(now + lease), 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -206,10 +206,14 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_another_worker_sends_once(
     .await;
     let claimed = app
         .store()
-        .claim_messages(later, later + lease, 10)
+        .claim_messages(later, &super::lease(later + lease), 10)
         .await
         .unwrap();
-    app.registry.courier.deliver(&claimed[0]).await.unwrap();
+    app.registry
+        .courier
+        .deliver(&claimed[0].message)
+        .await
+        .unwrap();
     assert_eq!(
         w.dispatch_once(later + lease + secs(1)).await.unwrap().sent,
         1
@@ -226,6 +230,23 @@ async fn a_lease_left_by_a_crashed_worker_expires_and_another_worker_sends_once(
         "sent twice, once before and once after the crash"
     );
     assert_eq!(ids[0], ids[1]);
+    // The dispatch log shows the attempt nobody recorded, so the duplicate is visible.
+    let m = admin_message(&app, id).await;
+    let d = m["dispatches"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{m}");
+    assert_eq!(d[0]["status"], "failed");
+    assert!(
+        d[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not recorded"),
+        "{m}"
+    );
+    assert_eq!(d[1]["status"], "success");
+    assert_eq!(
+        (m["status"].as_str(), m["send_count"].as_i64()),
+        (Some("sent"), Some(2))
+    );
 }
 
 #[tokio::test]

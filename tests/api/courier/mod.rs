@@ -7,7 +7,11 @@ mod admin;
 mod delivery;
 mod faults;
 mod gateways;
+mod http_email;
+mod leases;
 mod postgres;
+mod wakeups;
+mod watch;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -80,6 +84,14 @@ pub async fn enqueue(
     let m = compose(app, channel, to, code, expires_at, now);
     app.store().enqueue_message(&m).await.expect("enqueue");
     m.id
+}
+
+/// A lease for a worker that does not exist: what a crashed worker leaves behind.
+pub fn lease(until: DateTime<Utc>) -> verity::persistence::Lease {
+    verity::persistence::Lease {
+        owner: Uuid::new_v4(),
+        until,
+    }
 }
 
 pub fn secs(n: i64) -> chrono::Duration {

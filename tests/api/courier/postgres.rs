@@ -109,7 +109,7 @@ async fn leases_and_expiry_work_on_postgres() {
     .await;
     let claimed = app
         .store()
-        .claim_messages(now, now + super::secs(60), 1)
+        .claim_messages(now, &super::lease(now + super::secs(60)), 1)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);

@@ -1,0 +1,56 @@
+//! `GET /admin/identities?page=N&per_page=M`: Kratos's legacy page numbers, which Kratos
+//! v26.2 still serves next to keyset pages. Only the first 1000 identities can be reached this
+//! way (see `PageQuery::legacy`), so a page is read as one keyset read from the start.
+
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::identity_json;
+use crate::http::ApiError;
+use crate::http::pagination::LegacyPage;
+use crate::startup::Registry;
+
+pub(super) async fn list(
+    reg: &Registry,
+    req: &HttpRequest,
+    page: LegacyPage,
+    identifier: Option<&str>,
+    include: &[String],
+) -> Result<HttpResponse, ApiError> {
+    let offset = page.offset() as usize;
+    let read = reg
+        .identities
+        .list(None, page.offset() + page.per_page, identifier)
+        .await?;
+    // Filtered by identifier there is at most one match; otherwise the table is counted.
+    let total = match identifier {
+        Some(_) => read.identities.len() as u64,
+        None => reg.store.count_identities().await?,
+    };
+    let body: Vec<_> = read
+        .identities
+        .iter()
+        .skip(offset)
+        .map(|i| {
+            identity_json(
+                i,
+                &reg.urls.public,
+                reg.settings.identity.verified_rule,
+                include,
+                true,
+            )
+        })
+        .collect();
+    let extra: String = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| !matches!(k.as_ref(), "page" | "per_page"))
+        .map(|(k, v)| {
+            let mut pair = url::form_urlencoded::Serializer::new(String::from("&"));
+            pair.append_pair(&k, &v);
+            pair.finish()
+        })
+        .collect();
+    let base = format!("{}admin/identities", reg.urls.admin);
+    Ok(HttpResponse::Ok()
+        .insert_header(("link", page.link_header(&base, &extra, total)))
+        .insert_header(("x-total-count", total.to_string()))
+        .json(body))
+}
