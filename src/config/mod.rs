@@ -147,6 +147,12 @@ pub struct IdentityConfig {
     /// verifiable addresses verified, or `all` of them.
     #[serde(default)]
     pub verified_rule: crate::identity::VerifiedRule,
+    /// How long an identity that has verifiable addresses but never verified any of them
+    /// keeps them (Verity's own key; unset: forever). After it, a sign-up naming one of its
+    /// addresses replaces it, and the cleanup removes it, so an account opened with someone
+    /// else's address cannot hold that address against its owner.
+    #[serde(default)]
+    pub unverified_lifespan: Option<GoDuration>,
 }
 
 fn default_schema_id() -> String {

@@ -13,6 +13,7 @@ pub mod courier_wake;
 pub mod errors;
 pub mod flows;
 mod identities;
+mod identity_expiry;
 mod metrics;
 pub mod phone;
 mod ratelimit;

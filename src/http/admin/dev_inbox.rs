@@ -56,6 +56,8 @@ async fn entries(reg: &Registry, recipient: Option<String>) -> Result<Vec<Entry>
                 .messages,
         );
     }
+    // Decoys carry a code that matches nothing; the inbox shows what was really sent.
+    messages.retain(|m| !m.is_decoy());
     messages.sort_by_key(|m| std::cmp::Reverse(m.id));
     messages.truncate(SHOWN as usize);
     Ok(messages
