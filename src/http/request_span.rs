@@ -16,6 +16,9 @@ pub struct RedactedRootSpan;
 impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         super::base_url::observe(request);
+        if quiet_health(request) {
+            return Span::none();
+        }
         let request_id = request
             .extensions()
             .get::<RequestId>()
@@ -37,6 +40,21 @@ impl RootSpanBuilder for RedactedRootSpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// `serve.<port>.request_log.disable_for_health`: no span, so no log line, for health checks.
+fn quiet_health(request: &ServiceRequest) -> bool {
+    if !matches!(request.path(), "/health/alive" | "/health/ready") {
+        return false;
+    }
+    let Some(reg) = request.app_data::<actix_web::web::Data<crate::startup::Registry>>() else {
+        return false;
+    };
+    let serve = &reg.settings.serve;
+    match request.app_data::<super::openapi::Api>() {
+        Some(super::openapi::Api::Admin) => serve.admin.request_log.disable_for_health,
+        _ => serve.public.request_log.disable_for_health,
     }
 }
 

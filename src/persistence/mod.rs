@@ -5,6 +5,7 @@
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
 pub mod challenges;
+pub mod cleanup;
 pub(crate) mod courier;
 mod courier_list;
 mod courier_record;
@@ -14,6 +15,7 @@ pub mod errors;
 pub mod flows;
 mod identities;
 mod metrics;
+mod passwords;
 pub mod phone;
 mod ratelimit;
 mod rows;

@@ -119,7 +119,7 @@ impl Authenticator {
             Some(h) => (h, true),
             None => (self.dummy_hash(deps).await?, false),
         };
-        let matches = match deps.hasher.verify(password, phc).await {
+        let matches = match deps.hasher.verify(password.clone(), phc.clone()).await {
             Ok(m) => m,
             Err(crate::hash::HashError::UnsupportedHash) => false,
             Err(e) => return Err(e.into()),
@@ -144,7 +144,42 @@ impl Authenticator {
             flow.ui.messages.push(messages::account_disabled());
             return answer(deps, flow, now).await;
         }
+        rehash(deps, &identity, &phc, password, now).await;
         Ok(Step::Proceed((flow, identity)))
+    }
+}
+
+/// An imported hash (or one from a hasher no longer configured) is replaced by one from the
+/// configured hasher, compare-and-swap so a password changed meanwhile wins. A failure here
+/// costs only the upgrade, never the sign-in.
+async fn rehash(
+    deps: &FlowDeps,
+    identity: &Identity,
+    old: &str,
+    password: String,
+    now: DateTime<Utc>,
+) {
+    if !deps.hasher.needs_rehash(old) {
+        return;
+    }
+    let result = match deps.hasher.hash(password).await {
+        Ok(new) => deps
+            .store
+            .swap_password_hash(identity.id, old, &new, now)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(true) => {
+            tracing::info!(identity = %identity.id, "password hash upgraded to the configured hasher")
+        }
+        Ok(false) => {
+            tracing::info!(identity = %identity.id, "password changed meanwhile; hash not upgraded")
+        }
+        Err(e) => {
+            tracing::warn!(identity = %identity.id, error = %e, "upgrading the password hash failed")
+        }
     }
 }
 
