@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::kratos_keys::{children, is_kratos_key, why_ignored};
+use super::kratos_keys::{GENERIC, children, is_kratos_key, why_ignored};
 
 #[derive(Debug, Default)]
 pub struct KeyReport {
@@ -185,12 +185,9 @@ fn walk_object(
                 }
             }
             Lookup::Unknown if is_kratos_key(&pattern(path)) => {
-                map.remove(&key);
-                report.warnings.push(format!(
-                    "  - `{}`: {}; the key is ignored. Fix: remove it to silence this warning.",
-                    shown(path),
-                    why_ignored(&pattern(path))
-                ));
+                if let Some(v) = map.remove(&key) {
+                    warn_ignored(&v, path, report);
+                }
             }
             Lookup::Unknown => {
                 let parent = pattern(&path[..path.len() - 1].to_vec());
@@ -209,6 +206,27 @@ fn walk_object(
         }
         path.pop();
     }
+}
+
+/// One warning for a Kratos-only key; a section without a reason of its own (`clients`) gets
+/// one per key inside it instead, each with its reason.
+fn warn_ignored(value: &Value, path: &mut Path, report: &mut KeyReport) {
+    let why = why_ignored(&pattern(path));
+    if let (None, Value::Object(map)) = (why, value)
+        && !map.is_empty()
+    {
+        for (k, v) in map {
+            path.push((k.clone(), false));
+            warn_ignored(v, path, report);
+            path.pop();
+        }
+        return;
+    }
+    report.warnings.push(format!(
+        "  - `{}`: {}; the key is ignored. Fix: remove it to silence this warning.",
+        shown(path),
+        why.unwrap_or(GENERIC)
+    ));
 }
 
 /// Keys Verity parses but that change nothing, because the feature behind them is absent.

@@ -139,8 +139,9 @@ pub fn children(path: &str) -> Vec<String> {
     out
 }
 
-/// What to tell the operator about a Kratos key Verity ignores: the most specific match wins.
-pub fn why_ignored(path: &str) -> &'static str {
+/// What to tell the operator about a Kratos key Verity ignores: the most specific match wins;
+/// `None` when no entry covers it.
+pub fn why_ignored(path: &str) -> Option<&'static str> {
     const REASONS: &[(&str, &str)] = &[
         (
             "selfservice.methods.totp",
@@ -279,11 +280,11 @@ pub fn why_ignored(path: &str) -> &'static str {
         .iter()
         .filter(|(p, _)| path == *p || path.starts_with(&format!("{p}.")))
         .max_by_key(|(p, _)| p.len())
-        .map_or(
-            "this Kratos key has no counterpart in Verity",
-            |(_, why)| why,
-        )
+        .map(|(_, why)| *why)
 }
+
+/// The reason given when no entry of `why_ignored` fits.
+pub const GENERIC: &str = "this Kratos key has no counterpart in Verity";
 
 #[cfg(test)]
 mod tests {
@@ -325,8 +326,13 @@ mod tests {
 
     #[test]
     fn the_most_specific_reason_wins() {
-        assert!(why_ignored("selfservice.methods.totp.enabled").contains("TOTP"));
-        assert!(why_ignored("feature_flags.use_continue_with_transitions").contains("flag"));
-        assert!(why_ignored("whatever").contains("no counterpart"));
+        assert!(
+            why_ignored("selfservice.methods.totp.enabled").is_some_and(|w| w.contains("TOTP"))
+        );
+        assert!(
+            why_ignored("feature_flags.use_continue_with_transitions")
+                .is_some_and(|w| w.contains("flag"))
+        );
+        assert_eq!(why_ignored("whatever"), None);
     }
 }
