@@ -125,6 +125,37 @@ impl PasswordHasher {
         }
     }
 
+    /// The hash unknown identifiers are checked against, so they cost what the slowest
+    /// configured verifier costs: a hash of a random password with the argon2 parameters, and
+    /// with bcrypt when it is the configured hasher, whichever verifies slower here.
+    pub async fn slowest_dummy(&self) -> Result<String, HashError> {
+        let random = crate::session::Token::generate("").expose().to_owned();
+        let mut candidates = vec![{
+            let argon2 = self.argon2();
+            let pw = random.clone();
+            self.on_pool(move || {
+                argon2
+                    .hash_password(pw.as_bytes())
+                    .map(|h| h.to_string())
+                    .map_err(|e| HashError::Failed(e.to_string()))
+            })
+            .await?
+        }];
+        if self.algorithm == HashAlgorithm::Bcrypt {
+            candidates.push(self.hash(random.clone()).await?);
+        }
+        let mut slowest = (std::time::Duration::ZERO, String::new());
+        for stored in candidates {
+            let started = std::time::Instant::now();
+            self.verify(random.clone(), stored.clone()).await?;
+            let took = started.elapsed();
+            if took >= slowest.0 {
+                slowest = (took, stored);
+            }
+        }
+        Ok(slowest.1)
+    }
+
     /// Runs CPU-bound work on the blocking pool under a permit.
     async fn on_pool<T: Send + 'static>(
         &self,

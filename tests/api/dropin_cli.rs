@@ -181,3 +181,40 @@ fn cleanup_sql_runs_from_the_command_line() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[tokio::test]
+async fn the_in_process_schedule_removes_expired_flows() {
+    let app = spawn_with(|s| {
+        s.selfservice.flows.login.lifespan = verity::config::GoDuration::from_secs(1);
+        s.database.cleanup.every = Some(verity::config::GoDuration::from_secs(1));
+    })
+    .await;
+    let body: serde_json::Value = app
+        .http
+        .get(format!("{}/self-service/login/api", app.public))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id: uuid::Uuid = body["id"].as_str().unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = app
+            .http
+            .get(format!("{}/self-service/login/flows?id={id}", app.public))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the schedule never removed the flow: {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

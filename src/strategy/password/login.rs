@@ -39,7 +39,7 @@ pub fn identifier_keys(raw: &str) -> Vec<String> {
 /// Checks passwords for sign-in; holds the dummy hash unknown identifiers are checked against.
 #[derive(Clone, Debug, Default)]
 pub struct Authenticator {
-    /// A hash of a random password with the configured parameters, made on first use.
+    /// A hash of a random password by the slowest configured verifier, made on first use.
     dummy: Arc<OnceCell<String>>,
 }
 
@@ -48,10 +48,7 @@ impl Authenticator {
         let hasher = deps.hasher.clone();
         let phc = self
             .dummy
-            .get_or_try_init(|| async move {
-                let random = crate::session::Token::generate("");
-                hasher.hash(random.expose().to_owned()).await
-            })
+            .get_or_try_init(|| async move { hasher.slowest_dummy().await })
             .await?;
         Ok(phc.clone())
     }
