@@ -271,10 +271,6 @@ pub fn why_ignored(path: &str) -> Option<&'static str> {
             "selfservice.flows.registration.enable_legacy_one_step",
             "registration is always one step in Verity",
         ),
-        (
-            "courier.channels[].type",
-            "channels are HTTP channels; the type is implied",
-        ),
     ];
     REASONS
         .iter()
