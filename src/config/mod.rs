@@ -2,6 +2,7 @@
 //! loads unchanged where Verity implements the feature. Unknown keys are rejected.
 
 mod bytesize;
+mod check;
 mod courier;
 mod duration;
 mod env;

@@ -107,8 +107,12 @@ fn config_validate_reports_every_error_with_its_fix() {
 
 /// The fixture loaded as `verity serve -c` would, on a fresh SQLite file and free ports.
 async fn spawn_fixture() -> TestApp {
+    spawn_fixture_with(&[]).await
+}
+
+async fn spawn_fixture_with(extra: &[(&str, String)]) -> TestApp {
     let dir = TempDir::new();
-    let env = [
+    let mut env = vec![
         (
             "DSN".to_owned(),
             format!("sqlite://{}/k.sqlite?mode=rwc", dir.0.display()),
@@ -116,6 +120,7 @@ async fn spawn_fixture() -> TestApp {
         ("SERVE_PUBLIC_PORT".to_owned(), "0".to_owned()),
         ("SERVE_ADMIN_PORT".to_owned(), "0".to_owned()),
     ];
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let source = ConfigSource::File(fixture());
     let settings = verity::config::load(&source, env).expect("the Kratos-style config loads");
     assert_eq!(settings.warnings.len(), IGNORED.len());
@@ -338,4 +343,50 @@ async fn repeated_slashes_are_redirected_or_routed_to_the_clean_path() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "the admin port too");
+}
+
+#[tokio::test]
+async fn with_the_http_strategy_a_sign_up_email_reaches_the_mail_endpoint() {
+    use wiremock::matchers::{method, path};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/mail"))
+        .respond_with(wiremock::ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    let app = spawn_fixture_with(&[
+        ("COURIER_DELIVERY_STRATEGY", "http".to_owned()),
+        (
+            "COURIER_HTTP_REQUEST_CONFIG_URL",
+            format!("{}/mail", server.uri()),
+        ),
+    ])
+    .await;
+    crate::auth_support::register(&app, "http-mail@example.com").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reqs = server.received_requests().await.unwrap();
+        let bodies: Vec<serde_json::Value> = reqs
+            .iter()
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect();
+        if let Some(b) = bodies
+            .iter()
+            .find(|b| b["recipient"] == "http-mail@example.com")
+        {
+            assert_eq!(b["template_type"], "verification_code_valid", "{b}");
+            assert!(
+                b["body"]
+                    .as_str()
+                    .unwrap()
+                    .contains(b["verification_code"].as_str().unwrap())
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no email reached the endpoint: {bodies:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -45,6 +45,7 @@ fn imported_hashes() -> Vec<(&'static str, String)> {
     let mut ssha = sha1::Sha1::digest(format!("{PASSWORD}NaCl").as_bytes()).to_vec();
     ssha.extend_from_slice(b"NaCl");
     vec![
+        ("firescrypt", firebase_scrypt(salt)),
         ("bcrypt", bcrypt::hash(PASSWORD, 4).unwrap()),
         ("argon2i", argon2i),
         ("pbkdf2", pbkdf2),
@@ -52,6 +53,33 @@ fn imported_hashes() -> Vec<(&'static str, String)> {
         ("md5", md5),
         ("ssha", format!("{{SSHA}}{}", STANDARD.encode(ssha))),
     ]
+}
+
+/// Firebase's form: scrypt(password, salt + separator) keys AES-256-CTR over the signer key.
+fn firebase_scrypt(salt: &[u8]) -> String {
+    use ctr::cipher::{KeyIvInit, StreamCipher};
+    let (separator, signer) = (
+        b"\x01".as_slice(),
+        b"firebase-signer-key-0123456789ab".as_slice(),
+    );
+    let mut key = [0u8; 32];
+    let salted = [salt, separator].concat();
+    scrypt::scrypt(
+        PASSWORD.as_bytes(),
+        &salted,
+        &scrypt::Params::new(4, 8, 1).unwrap(),
+        &mut key,
+    )
+    .unwrap();
+    let mut hash = signer.to_vec();
+    ctr::Ctr128BE::<aes::Aes256>::new(&key.into(), &[0u8; 16].into()).apply_keystream(&mut hash);
+    format!(
+        "$firescrypt$ln=4,r=8,p=1${}${}${}${}",
+        STANDARD.encode(salt),
+        STANDARD.encode(hash),
+        STANDARD.encode(separator),
+        STANDARD.encode(signer)
+    )
 }
 
 async fn import(app: &TestApp, email: &str, hash: &str) -> String {
