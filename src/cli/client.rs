@@ -16,7 +16,7 @@ pub struct IdentitiesArgs {
 }
 
 /// The flag or $VERITY_ADMIN_URL (clap reads both), else Kratos's $KRATOS_ADMIN_URL.
-fn admin_url(given: Option<String>, kratos: Option<String>) -> String {
+pub(super) fn admin_url(given: Option<String>, kratos: Option<String>) -> String {
     given
         .or(kratos.filter(|k| !k.trim().is_empty()))
         .unwrap_or_else(|| "http://127.0.0.1:4434/".to_owned())

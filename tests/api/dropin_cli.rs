@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TempDir, spawn_with};
+use crate::helpers::{TempDir, TestApp, spawn_postgres_with, spawn_with};
 
 fn verity() -> Command {
     Command::new(env!("CARGO_BIN_EXE_verity"))
@@ -98,8 +98,18 @@ fn unknown_flags_are_still_refused() {
 }
 
 #[tokio::test]
-async fn cleanup_removes_flows_only_once_past_keep_last() {
-    let app = spawn_with(|_| {}).await;
+async fn cleanup_removes_flows_only_once_past_keep_last_sqlite() {
+    cleanup_removes_flows_only_once_past_keep_last(spawn_with(|_| {}).await).await;
+}
+
+#[tokio::test]
+async fn cleanup_removes_flows_only_once_past_keep_last_postgres() {
+    if let Some(app) = spawn_postgres_with(|_| {}).await {
+        cleanup_removes_flows_only_once_past_keep_last(app).await;
+    }
+}
+
+async fn cleanup_removes_flows_only_once_past_keep_last(app: TestApp) {
     let make_flow = || async {
         let body: serde_json::Value = app
             .http
@@ -217,4 +227,31 @@ async fn the_in_process_schedule_removes_expired_flows() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+#[tokio::test]
+async fn the_identities_client_reads_kratos_admin_url() {
+    let app = spawn_with(|_| {}).await;
+    app.create_identity(
+        &serde_json::json!({"schema_id": "default", "traits": {"email": "kratos-url@example.com"}}),
+    )
+    .await;
+    let admin = format!("{}/", app.admin);
+    let out = tokio::task::spawn_blocking(move || {
+        verity()
+            .args(["identities", "list"])
+            .env_remove("VERITY_ADMIN_URL")
+            .env("KRATOS_ADMIN_URL", admin)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("kratos-url@example.com"), "{text}");
 }
