@@ -369,6 +369,22 @@ mod tests {
     }
 
     #[test]
+    fn verity_only_keys_load_without_warnings() {
+        let text = MINIMAL.replace(
+            "selfservice:\n",
+            "selfservice:\n  rate_limits:\n    flows_per_ip_minute: 7\n  methods:\n    code:\n      config:\n        allow_short_codes: true\n        length: 6\n",
+        ) + "protection:\n  fetch_metadata:\n    enabled: true\nserve:\n  drain: 2s\n  admin:\n    cors:\n      enabled: true\nidentity_extra: 1\n";
+        let err = load_with(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("`identity_extra`: unknown key"), "{err}");
+        let s = load_with(&text.replace("identity_extra: 1\n", ""), &[]).unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert_eq!(s.selfservice.rate_limits.flows_per_ip_minute, 7);
+        assert!(s.selfservice.methods.code.config.allow_short_codes);
+        assert_eq!(s.serve.drain.std(), std::time::Duration::from_secs(2));
+        assert!(s.serve.admin.cors.enabled);
+    }
+
+    #[test]
     fn the_bundled_config_is_valid() {
         load(&ConfigSource::Bundled, std::iter::empty()).unwrap();
     }
