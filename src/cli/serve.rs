@@ -42,7 +42,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let reg = app.registry();
     tracing::info!(
-        public = %reg.urls.public, admin = %reg.urls.admin, database = reg.store.backend_name(),
+        public = %reg.urls.public, admin = %reg.urls.admin, database = app.store().backend_name(),
         config = %source.describe(), "verity is listening"
     );
     if args.dev {
@@ -52,7 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn check_migrations(app: &Application) -> anyhow::Result<()> {
-    match app.registry().store.migration_status().await {
+    match app.store().migration_status().await {
         Ok(status) if status.iter().any(|m| !m.applied) => {
             bail!("the database schema is not up to date: run `verity migrate sql -e --yes` first")
         }

@@ -21,7 +21,7 @@ async fn ready(reg: web::Data<Registry>) -> HttpResponse {
         return HttpResponse::ServiceUnavailable()
             .json(json!({"errors": {"server": "shutting down"}}));
     }
-    match reg.store.ping().await {
+    match reg.database.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ok"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

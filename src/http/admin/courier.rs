@@ -6,10 +6,9 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::courier::Courier;
+use crate::courier::{Courier, Dispatch, MessageFilter, MessageStatus, OutboxMessage};
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::{ApiError, method_not_allowed};
-use crate::persistence::{Dispatch, MessageFilter, MessageStatus, OutboxMessage};
 use crate::startup::Registry;
 
 pub const REDACTED: &str = "<redacted-unless-dev-mode>";
@@ -98,7 +97,7 @@ async fn list(
         recipient: recipient.clone(),
         channel: None,
     };
-    let page = reg.store.list_messages(&filter, before, size).await?;
+    let page = reg.outbox.list(&filter, before, size).await?;
     let next = page
         .has_more
         .then(|| page.messages.last().map(|m| seal(&reg.keyring, m.id)))
@@ -124,11 +123,10 @@ async fn list(
 async fn get(reg: web::Data<Registry>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&path)
         .map_err(|_| ApiError::bad_request("The message id is not a valid UUID."))?;
-    let (m, dispatches) = reg
-        .store
-        .get_message(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (m, dispatches) = reg.outbox.get(id).await.map_err(|e| match e {
+        crate::service::ServiceError::NotFound => ApiError::not_found(),
+        other => other.into(),
+    })?;
     Ok(HttpResponse::Ok().json(message_json(&reg.courier, &m, Some(&dispatches))))
 }
 

@@ -7,9 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::courier::escape_markup;
+use crate::courier::{MessageFilter, OutboxMessage, escape_markup};
 use crate::http::ApiError;
-use crate::persistence::{MessageFilter, OutboxMessage};
 use crate::startup::Registry;
 
 const SHOWN: u32 = 100;
@@ -49,12 +48,7 @@ async fn entries(reg: &Registry, recipient: Option<String>) -> Result<Vec<Entry>
             recipient: recipient.clone().filter(|r| !r.is_empty()),
             channel: Some(channel),
         };
-        messages.extend(
-            reg.store
-                .list_messages(&filter, None, SHOWN)
-                .await?
-                .messages,
-        );
+        messages.extend(reg.outbox.list(&filter, None, SHOWN).await?.messages);
     }
     messages.sort_by_key(|m| std::cmp::Reverse(m.id));
     messages.truncate(SHOWN as usize);

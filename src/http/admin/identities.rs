@@ -3,12 +3,13 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::identity_json;
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::{ApiError, method_not_allowed, now};
-use crate::identity::IdentityInput;
+use crate::identity::{BatchPatch, BatchResult, IdentityInput};
 use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -16,6 +17,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/identities")
             .route(web::get().to(list))
             .route(web::post().to(create))
+            .route(web::patch().to(batch))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/identities/{id}/credentials/{type}")
+            .route(web::delete().to(delete_credential))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -200,5 +207,59 @@ async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     reg.identities.delete(parse_id(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PATCH /admin/identities`: Kratos's batch create. Each patch answers on its own: `create`
+/// with the new id, `error` with its error, or `null` for a patch without `create`.
+async fn batch(
+    reg: web::Data<Registry>,
+    body: web::Json<BatchPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let results = reg
+        .identities
+        .batch_create(body.into_inner(), now())
+        .await?;
+    let answers: Vec<serde_json::Value> = results
+        .into_iter()
+        .map(|(patch_id, result)| {
+            let mut a = serde_json::Map::new();
+            match result {
+                BatchResult::Skipped => return serde_json::Value::Null,
+                BatchResult::Created(i) => {
+                    a.insert("action".into(), json!("create"));
+                    a.insert("identity".into(), json!(i.id));
+                }
+                BatchResult::Failed(e) => {
+                    a.insert("action".into(), json!("error"));
+                    a.insert("error".into(), ApiError::from(e).body()["error"].take());
+                }
+            }
+            if let Some(p) = patch_id {
+                a.insert("patch_id".into(), json!(p));
+            }
+            serde_json::Value::Object(a)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "identities": answers })))
+}
+
+#[derive(Deserialize)]
+struct CredentialQuery {
+    identifier: Option<String>,
+}
+
+/// `DELETE /admin/identities/{id}/credentials/{type}` (`?identifier=` for one social link).
+async fn delete_credential(
+    reg: web::Data<Registry>,
+    path: web::Path<(String, String)>,
+    q: web::Query<CredentialQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    let (id, identifier) = (parse_id(&id)?, q.identifier.as_deref());
+    reg.identities
+        .delete_credential(id, &kind, identifier, now())
+        .await?;
+    tracing::info!(identity_id = %id, credential = %kind, "admin removed a credential");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -24,7 +24,7 @@ pub(super) async fn list(
     // Filtered by identifier there is at most one match; otherwise the table is counted.
     let total = match identifier {
         Some(_) => read.identities.len() as u64,
-        None => reg.store.count_identities().await?,
+        None => reg.identities.count().await?,
     };
     let body: Vec<_> = read
         .identities

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::http::{ApiError, method_not_allowed, now};
 use crate::phone::{PhoneError, PhoneService};
+use crate::service::ServiceError;
 use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -46,7 +47,7 @@ impl From<PhoneError> for ApiError {
                 e.retry_after = Some(after.as_secs().max(1));
                 e
             }
-            PhoneError::Store(s) => s.into(),
+            PhoneError::Store(s) => ServiceError::from(s).into(),
             PhoneError::Courier(c) => {
                 tracing::error!(error = %c, "composing the phone verification message failed");
                 ApiError::internal()
