@@ -30,6 +30,7 @@ mod openapi;
 mod openapi_fuzz;
 mod phone_api;
 mod phone_support;
+mod pysdk;
 mod registration;
 mod sdk;
 mod security_address;
