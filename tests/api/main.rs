@@ -53,3 +53,4 @@ mod verification_phone;
 mod verification_ratelimit;
 mod verification_security;
 mod verification_support;
+mod wire_compat;

@@ -123,16 +123,16 @@ pub fn parse_fields(
     let mut fields: Map<String, Value> = if body.is_empty() {
         Map::new()
     } else if media == "application/json" {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
-        })?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("Unable to decode JSON payload: {e}")))?
     } else if media == "application/x-www-form-urlencoded" {
         url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect()
     } else {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .reason("Send the form as application/json or application/x-www-form-urlencoded."));
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).reason(format!(
+            "HTTP POST Request used unknown HTTP Header \"Content-Type: {content_type}\", only [application/json application/x-www-form-urlencoded] are supported."
+        )));
     };
     for (k, v) in query {
         fields.entry(k).or_insert(v);
