@@ -2,6 +2,7 @@
 
 mod admin_compat;
 mod admin_identities;
+mod admin_routes;
 mod admin_sessions;
 mod auth_hooks;
 mod auth_postgres;
