@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::http::{ApiError, method_not_allowed, now};
+use crate::phone::PhoneRequestView;
 use crate::service::ServiceError;
 use crate::startup::Registry;
 
@@ -122,33 +123,33 @@ fn status(
     }
 }
 
+/// One verification as the operator sees it: status, attempts, channels, never the code.
+fn verification_json(v: &PhoneRequestView, at: DateTime<Utc>) -> Value {
+    let r = &v.request;
+    let history: Vec<Value> = v
+        .channels
+        .iter()
+        .map(|(channel, sent_at)| json!({"channel": channel, "sent_at": sent_at}))
+        .collect();
+    json!({
+        "request_id": r.id,
+        "api_key_id": r.api_key_id,
+        "phone_number": r.phone_number,
+        "sender_name": r.sender_name,
+        "status": status(&r.status, r.expires_at, r.next_step_at, at),
+        "attempts": r.attempts,
+        "step": r.step,
+        "channels": history,
+        "expires_at": r.expires_at,
+        "next_step_at": r.next_step_at,
+        "verified_at": r.verified_at,
+        "created_at": r.created_at,
+    })
+}
+
 async fn verifications(reg: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
     let views = reg.phone.list_requests(250).await?;
     let at = now();
-    let out: Vec<Value> = views
-        .iter()
-        .map(|v| {
-            let r = &v.request;
-            let history: Vec<Value> = v
-                .channels
-                .iter()
-                .map(|(channel, sent_at)| json!({"channel": channel, "sent_at": sent_at}))
-                .collect();
-            json!({
-                "request_id": r.id,
-                "api_key_id": r.api_key_id,
-                "phone_number": r.phone_number,
-                "sender_name": r.sender_name,
-                "status": status(&r.status, r.expires_at, r.next_step_at, at),
-                "attempts": r.attempts,
-                "step": r.step,
-                "channels": history,
-                "expires_at": r.expires_at,
-                "next_step_at": r.next_step_at,
-                "verified_at": r.verified_at,
-                "created_at": r.created_at,
-            })
-        })
-        .collect();
+    let out: Vec<Value> = views.iter().map(|v| verification_json(v, at)).collect();
     Ok(HttpResponse::Ok().json(out))
 }

@@ -52,26 +52,26 @@ async fn entries(reg: &Registry, recipient: Option<String>) -> Result<Vec<Entry>
     }
     messages.sort_by_key(|m| std::cmp::Reverse(m.id));
     messages.truncate(SHOWN as usize);
-    Ok(messages
-        .into_iter()
-        .map(|m| {
-            let opened = reg.courier.open(&m).ok();
-            let code = opened.as_ref().and_then(|o| {
-                CODE_KEYS
-                    .iter()
-                    .find_map(|k| o.template_data.get(*k).filter(|v| !v.is_null()).cloned())
-            });
-            let json = json!({
-                "id": m.id, "type": m.channel.as_str(), "status": m.status.as_str(),
-                "recipient": m.recipient, "template_type": m.template_type,
-                "subject": opened.as_ref().map(|o| o.subject.clone()),
-                "body": opened.as_ref().map(|o| o.body.clone()),
-                "html_body": opened.as_ref().and_then(|o| o.html_body.clone()),
-                "code": code, "created_at": m.created_at,
-            });
-            Entry { message: m, json }
-        })
-        .collect())
+    Ok(messages.into_iter().map(|m| entry(reg, m)).collect())
+}
+
+/// A message opened for the inbox, with the code its template data carries.
+fn entry(reg: &Registry, m: OutboxMessage) -> Entry {
+    let opened = reg.courier.open(&m).ok();
+    let code = opened.as_ref().and_then(|o| {
+        CODE_KEYS
+            .iter()
+            .find_map(|k| o.template_data.get(*k).filter(|v| !v.is_null()).cloned())
+    });
+    let json = json!({
+        "id": m.id, "type": m.channel.as_str(), "status": m.status.as_str(),
+        "recipient": m.recipient, "template_type": m.template_type,
+        "subject": opened.as_ref().map(|o| o.subject.clone()),
+        "body": opened.as_ref().map(|o| o.body.clone()),
+        "html_body": opened.as_ref().and_then(|o| o.html_body.clone()),
+        "code": code, "created_at": m.created_at,
+    });
+    Entry { message: m, json }
 }
 
 async fn inbox_json(

@@ -16,7 +16,6 @@ pub(super) async fn list(
     identifier: Option<&str>,
     include: &[String],
 ) -> Result<HttpResponse, ApiError> {
-    let offset = page.offset() as usize;
     let read = reg
         .identities
         .list(None, page.offset() + page.per_page, identifier)
@@ -26,31 +25,27 @@ pub(super) async fn list(
         Some(_) => read.identities.len() as u64,
         None => reg.identities.count().await?,
     };
-    let body: Vec<_> = read
-        .identities
+    let shown = &read.identities[(page.offset() as usize).min(read.identities.len())..];
+    let rule = reg.settings.identity.verified_rule;
+    let body: Vec<_> = shown
         .iter()
-        .skip(offset)
-        .map(|i| {
-            identity_json(
-                i,
-                &reg.urls.public,
-                reg.settings.identity.verified_rule,
-                include,
-                true,
-            )
-        })
+        .map(|i| identity_json(i, &reg.urls.public, rule, include, true))
         .collect();
-    let extra: String = url::form_urlencoded::parse(req.query_string().as_bytes())
+    let base = format!("{}admin/identities", reg.urls.admin);
+    Ok(HttpResponse::Ok()
+        .insert_header(("link", page.link_header(&base, &other_params(req), total)))
+        .insert_header(("x-total-count", total.to_string()))
+        .json(body))
+}
+
+/// The query's other parameters, kept in every `Link`.
+fn other_params(req: &HttpRequest) -> String {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
         .filter(|(k, _)| !matches!(k.as_ref(), "page" | "per_page"))
         .map(|(k, v)| {
             let mut pair = url::form_urlencoded::Serializer::new(String::from("&"));
             pair.append_pair(&k, &v);
             pair.finish()
         })
-        .collect();
-    let base = format!("{}admin/identities", reg.urls.admin);
-    Ok(HttpResponse::Ok()
-        .insert_header(("link", page.link_header(&base, &extra, total)))
-        .insert_header(("x-total-count", total.to_string()))
-        .json(body))
+        .collect()
 }

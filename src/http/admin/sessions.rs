@@ -101,6 +101,23 @@ fn page_query(q: &QueryPairs) -> Result<PageQuery, ApiError> {
     })
 }
 
+/// Each session's JSON, with its identity when `expand=identity` asked for it.
+async fn sessions_json(
+    reg: &Registry,
+    sessions: &[Session],
+    expand_identity: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let mut body = Vec::with_capacity(sessions.len());
+    for s in sessions {
+        let identity = match expand_identity {
+            true => Some(identity(reg, s.identity_id).await?),
+            false => None,
+        };
+        body.push(session_json(reg, s, identity.as_ref()));
+    }
+    Ok(body)
+}
+
 /// `GET /admin/sessions`: every identity's sessions, keyset paged with a `Link` header.
 async fn list_all(reg: web::Data<Registry>, q: QueryPairs) -> Result<HttpResponse, ApiError> {
     let (shape, page) = (shape(&q)?, page_query(&q)?);
@@ -109,25 +126,14 @@ async fn list_all(reg: web::Data<Registry>, q: QueryPairs) -> Result<HttpRespons
         .sessions
         .list_all(after, size, shape.active, now())
         .await?;
-    let mut body = Vec::with_capacity(found.sessions.len());
-    for s in &found.sessions {
-        let identity = match shape.identity {
-            true => Some(identity(&reg, s.identity_id).await?),
-            false => None,
-        };
-        body.push(session_json(&reg, s, identity.as_ref()));
-    }
+    let body = sessions_json(&reg, &found.sessions, shape.identity).await?;
     let next = found
         .has_more
-        .then(|| found.sessions.last().map(|s| seal(&reg.keyring, s.id)));
-    let link = link_header(
-        &format!("{}admin/sessions", reg.urls.admin),
-        size,
-        next.flatten(),
-        "",
-    );
+        .then(|| found.sessions.last().map(|s| seal(&reg.keyring, s.id)))
+        .flatten();
+    let base = format!("{}admin/sessions", reg.urls.admin);
     Ok(HttpResponse::Ok()
-        .insert_header((header::LINK, link))
+        .insert_header((header::LINK, link_header(&base, size, next, "")))
         .json(body))
 }
 

@@ -169,17 +169,7 @@ async fn logout(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("Please include a token in the URL query."))?;
     let return_to = allowed_return(&reg, q.return_to.as_deref())?;
-    // The token must belong to the session this browser presents (Kratos compares it with
-    // the session cookie), so a leaked logout link cannot end anyone else's session.
-    let ended = match current_session(&reg, &req).await? {
-        Some((session, _)) => {
-            reg.sessions
-                .logout_with_token(&session, token, now())
-                .await?
-        }
-        None => false,
-    };
-    if !ended {
+    if !end_with_token(&reg, &req, token).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN)
             .reason("Unable to log out because the logout token in the URL query does not match the session cookie."));
     }
@@ -191,6 +181,20 @@ async fn logout(
     resp.add_cookie(&expired_session_cookie(&reg))
         .map_err(|_| ApiError::internal())?;
     Ok(resp)
+}
+
+/// Ends the browser's session if `token` is its logout token. The token must belong to the
+/// session this browser presents (Kratos compares it with the session cookie), so a leaked
+/// logout link cannot end anyone else's session.
+async fn end_with_token(reg: &Registry, req: &HttpRequest, token: &str) -> Result<bool, ApiError> {
+    Ok(match current_session(reg, req).await? {
+        Some((session, _)) => {
+            reg.sessions
+                .logout_with_token(&session, token, now())
+                .await?
+        }
+        None => false,
+    })
 }
 
 /// Where a browser goes after logging out: the checked return_to, else the configured URLs.
