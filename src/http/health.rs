@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/alive", web::get().to(alive))

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, method_not_allowed, now};
 use crate::phone::PhoneRequestView;
 use crate::service::ServiceError;
-use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

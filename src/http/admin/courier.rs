@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::courier::{Courier, Dispatch, MessageFilter, MessageStatus, OutboxMessage};
+use crate::http::AppState as Registry;
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::{ApiError, method_not_allowed};
-use crate::startup::Registry;
 
 pub const REDACTED: &str = "<redacted-unless-dev-mode>";
 const DEFAULT_PAGE_SIZE: u32 = 100;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::courier::{MessageFilter, OutboxMessage, escape_markup};
 use crate::http::ApiError;
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 const SHOWN: u32 = 100;
 /// Template model keys that hold the code a message carries.

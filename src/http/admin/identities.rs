@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::identity_json;
+use crate::http::AppState as Registry;
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::{ApiError, method_not_allowed, now};
 use crate::identity::{BatchPatch, BatchResult, Identity, IdentityInput};
-use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::identity_json;
 use crate::http::ApiError;
+use crate::http::AppState as Registry;
 use crate::http::pagination::LegacyPage;
-use crate::startup::Registry;
 
 pub(super) async fn list(
     reg: &Registry,

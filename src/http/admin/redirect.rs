@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in [

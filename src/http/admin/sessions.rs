@@ -7,12 +7,12 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::identity_json;
+use crate::http::AppState as Registry;
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::query::QueryPairs;
 use crate::http::{ApiError, method_not_allowed, now};
 use crate::identity::Identity;
 use crate::session::{ActiveFilter, Session};
-use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

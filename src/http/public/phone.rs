@@ -8,10 +8,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, method_not_allowed, now};
 use crate::phone::{PhoneError, PhoneService};
 use crate::service::ServiceError;
-use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Page, see_other};
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
 use crate::ratelimit::{Rule, ip_subject};
 use crate::service::ServiceError;
-use crate::startup::Registry;
 
 /// Stores `err` and answers 303 to `selfservice.flows.error.ui_url` (default `/ui/error`)
 /// with `?id=`, counting one hit of the per-IP flow creation limit first: a limited client

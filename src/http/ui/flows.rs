@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::{Page, PageQuery, belongs_to_browser, browser_url, restart};
 use crate::flow::core::{FlowError, FlowKind, FlowType};
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
 use crate::service::ServiceError;
-use crate::startup::Registry;
 
 pub(super) async fn login(
     reg: web::Data<Registry>,

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::{Page, PageQuery, belongs_to_browser, browser_url, restart, see_other};
 use crate::flow::core::{FlowError, FlowKind, FlowType, Method, State};
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
 use crate::service::ServiceError;
-use crate::startup::Registry;
 
 const KIND: &str = "verification";
 
