@@ -21,6 +21,7 @@ pub mod persistence;
 pub mod phone;
 pub mod ratelimit;
 pub mod schema;
+pub mod service;
 pub mod session;
 pub mod startup;
 pub mod strategy;

@@ -38,6 +38,8 @@ pub struct Application {
     public: Server,
     admin: Server,
     registry: Arc<Registry>,
+    /// The storage behind the services, for the courier worker, shutdown and the CLI.
+    store: Store,
 }
 
 fn base_url(endpoint: &EndpointConfig, port: u16) -> anyhow::Result<Url> {
@@ -188,7 +190,8 @@ impl Application {
             phone,
             limiter,
             trusted_proxies,
-            store,
+            database: crate::service::Database::new(store.clone()),
+            outbox: crate::courier::Outbox::new(store.clone()),
             identities,
             keyring,
             courier,
@@ -218,6 +221,7 @@ impl Application {
             public,
             admin,
             registry,
+            store,
         })
     }
 
@@ -230,6 +234,9 @@ impl Application {
     pub fn registry(&self) -> Arc<Registry> {
         self.registry.clone()
     }
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
 
     /// Runs both servers until one stops or `shutdown` resolves; in-flight requests finish.
     pub async fn run_until(
@@ -240,7 +247,7 @@ impl Application {
         // courier.worker.enabled is false; on shutdown it finishes the sends in flight.
         let (stop_courier, stopped) = tokio::sync::watch::channel(false);
         let courier = self.registry.settings.courier.worker.enabled.then(|| {
-            let worker = Worker::new(self.registry.courier.clone(), self.registry.store.clone());
+            let worker = Worker::new(self.registry.courier.clone(), self.store.clone());
             tokio::spawn(worker.run(stopped))
         });
         let fallback = self
@@ -259,7 +266,7 @@ impl Application {
             });
         let cleanup = self.registry.settings.database.cleanup.every.map(|every| {
             tokio::spawn(crate::cleanup::schedule(
-                self.registry.store.clone(),
+                self.store.clone(),
                 self.registry.settings.database.cleanup.clone(),
                 every.std().max(std::time::Duration::from_secs(1)),
                 stop_courier.subscribe(),
@@ -291,7 +298,7 @@ impl Application {
         if let Some(task) = cleanup {
             let _ = task.await;
         }
-        self.registry.store.close().await;
+        self.store.close().await;
         Ok(())
     }
 

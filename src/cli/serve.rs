@@ -55,7 +55,7 @@ pub async fn run(args: ServeArgs, config: Option<PathBuf>) -> anyhow::Result<()>
     }
     let reg = app.registry();
     tracing::info!(
-        public = %reg.urls.public, admin = %reg.urls.admin, database = reg.store.backend_name(),
+        public = %reg.urls.public, admin = %reg.urls.admin, database = app.store().backend_name(),
         config = %source.describe(), "verity is listening"
     );
     if args.dev {
@@ -65,7 +65,7 @@ pub async fn run(args: ServeArgs, config: Option<PathBuf>) -> anyhow::Result<()>
 }
 
 async fn check_migrations(app: &Application) -> anyhow::Result<()> {
-    match app.registry().store.migration_status().await {
+    match app.store().migration_status().await {
         Ok(status) if status.iter().any(|m| !m.applied) => {
             bail!("the database schema is not up to date: run `verity migrate sql -e --yes` first")
         }

@@ -24,6 +24,9 @@ pub enum IdentityError {
     Conflict,
     #[error("the identity does not exist")]
     NotFound,
+    /// The identity has no credential of the type (or identifier) named: 404 with this text.
+    #[error("{0}")]
+    CredentialNotFound(String),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -41,7 +44,7 @@ impl From<StoreError> for IdentityError {
 
 #[derive(Clone, Debug)]
 pub struct IdentityService {
-    store: Store,
+    pub(super) store: Store,
     schemas: Arc<SchemaRegistry>,
     hasher: PasswordHasher,
 }
@@ -80,6 +83,11 @@ impl IdentityService {
             .store
             .list_identities(after, limit, identifier.as_deref())
             .await?)
+    }
+
+    /// How many identities exist.
+    pub async fn count(&self) -> Result<u64, IdentityError> {
+        Ok(self.store.count_identities().await?)
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), IdentityError> {

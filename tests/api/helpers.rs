@@ -17,6 +17,7 @@ pub struct TestApp {
     pub admin: String,
     pub http: reqwest::Client,
     pub registry: Arc<Registry>,
+    store: Store,
     _dir: Option<TempDir>,
     pg_schema: Option<(String, String)>,
 }
@@ -134,6 +135,7 @@ async fn start_from(
     let public = format!("http://127.0.0.1:{}", app.public_port());
     let admin = format!("http://127.0.0.1:{}", app.admin_port());
     let registry = app.registry();
+    let store = app.store().clone();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -145,6 +147,7 @@ async fn start_from(
         admin,
         http,
         registry,
+        store,
         _dir: dir,
         pg_schema,
     }
@@ -160,7 +163,7 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub fn store(&self) -> &Store {
-        &self.registry.store
+        &self.store
     }
 
     pub async fn post_admin(&self, path: &str, body: &Value) -> reqwest::Response {

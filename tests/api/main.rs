@@ -2,6 +2,7 @@
 
 mod admin_compat;
 mod admin_identities;
+mod admin_routes;
 mod admin_sessions;
 mod auth_hooks;
 mod auth_postgres;
@@ -33,6 +34,7 @@ mod openapi;
 mod openapi_fuzz;
 mod phone_api;
 mod phone_support;
+mod pysdk;
 mod registration;
 mod sdk;
 mod security_address;
@@ -55,3 +57,4 @@ mod verification_phone;
 mod verification_ratelimit;
 mod verification_security;
 mod verification_support;
+mod wire_compat;

@@ -37,7 +37,13 @@ impl LoginService {
     /// buttons are offered.
     fn fresh(&self, new: NewFlow, identifier: Option<&str>, now: DateTime<Utc>) -> Flow {
         let mut flow = self.deps.new_flow(new, now);
-        fill_ui(&mut flow, identifier);
+        let schemas = self.deps.identities.schemas();
+        let label = schemas
+            .get(schemas.default_id())
+            .map_or_else(messages::label_identifier, |s| {
+                crate::strategy::profile::identifier_label(&s.raw)
+            });
+        fill_ui(&mut flow, identifier, label);
         if identifier.is_none() {
             oidc::add_provider_nodes(&mut flow.ui, &self.deps, FlowKind::Login);
         }
@@ -52,15 +58,20 @@ impl LoginService {
     }
 }
 
-/// The CSRF node (browser flows), then identifier, password and the submit button.
-fn fill_ui(flow: &mut Flow, identifier: Option<&str>) {
+/// The CSRF node (browser flows), then identifier, password and the submit button: "Sign in
+/// with password" on a first sign-in, "Sign in" when re-authenticating (Kratos v26.2).
+fn fill_ui(flow: &mut Flow, identifier: Option<&str>, label: crate::text::Text) {
     let mut nodes = Vec::new();
     if flow.flow_type == FlowType::Browser {
         nodes.push(csrf_node(&crate::csrf::mask(&flow.csrf_token)));
     }
-    nodes.push(password::identifier_node(identifier));
+    nodes.push(password::identifier_node(identifier, label));
     nodes.push(password::password_node(true, true));
-    nodes.push(password::submit_node("password", messages::label_sign_in()));
+    let submit = match identifier {
+        None => messages::label_sign_in_with_password(),
+        Some(_) => messages::label_sign_in(),
+    };
+    nodes.push(password::submit_node("password", submit));
     flow.ui.nodes = nodes;
 }
 
