@@ -16,6 +16,7 @@ mod identities;
 mod metrics;
 pub mod phone;
 mod ratelimit;
+pub mod recovery;
 mod rows;
 pub mod sessions;
 

@@ -30,6 +30,8 @@ mod openapi;
 mod openapi_fuzz;
 mod phone_api;
 mod phone_support;
+mod recovery;
+mod recovery_support;
 mod registration;
 mod sdk;
 mod security_address;

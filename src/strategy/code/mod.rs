@@ -4,6 +4,7 @@
 //! recovery and sign-in by code all send and check their codes through here.
 
 pub mod nodes;
+pub mod recovery_nodes;
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;
@@ -130,7 +131,7 @@ fn max_sends(deps: &FlowDeps) -> i32 {
 }
 
 /// The code settings in force: short codes (opted into) get fewer tries and a shorter life.
-fn code_config(deps: &FlowDeps) -> crate::config::EffectiveCode {
+pub fn code_config(deps: &FlowDeps) -> crate::config::EffectiveCode {
     deps.settings.selfservice.methods.code.config.effective()
 }
 
