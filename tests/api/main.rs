@@ -31,6 +31,7 @@ mod openapi_fuzz;
 mod phone_api;
 mod phone_support;
 mod recovery;
+mod recovery_admin;
 mod recovery_support;
 mod registration;
 mod sdk;

@@ -64,6 +64,15 @@ pub(super) const OPS: &[Op] = &[
     .replies(&[(200, Json("flow")), (303, Redirect)]),
     op(
         "GET",
+        "/self-service/recovery",
+        Public,
+        "openRecoveryLink",
+        "Open a recovery link (a link token is used at once)",
+    )
+    .query(&["flow", "token"])
+    .replies(&[(200, Json("flow")), (303, Redirect)]),
+    op(
+        "GET",
         "/self-service/methods/oidc/callback/{provider}",
         Public,
         "oidcCallbackGet",
