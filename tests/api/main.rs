@@ -16,6 +16,7 @@ mod flow_core;
 mod health;
 mod helpers;
 mod login;
+mod login_code;
 mod logs;
 mod metrics;
 mod multinode;

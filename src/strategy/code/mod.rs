@@ -3,6 +3,7 @@
 //! flow's new state, and used at most once with the attempts counted first. Verification,
 //! recovery and sign-in by code all send and check their codes through here.
 
+pub mod login;
 pub mod nodes;
 pub mod recovery_nodes;
 
