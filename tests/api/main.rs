@@ -15,6 +15,7 @@ mod db_outage;
 mod flow_core;
 mod health;
 mod helpers;
+mod lockout;
 mod login;
 mod login_code;
 mod logs;
