@@ -183,6 +183,7 @@ impl Application {
             registration: RegistrationService::new(flows.clone()),
             login: LoginService::new(flows.clone()),
             settings_flow: SettingsService::new(flows.clone()),
+            recovery: crate::flow::recovery::RecoveryService::new(flows.clone()),
             flows,
             errors: crate::flow::errors::ErrorReports::new(store.clone()),
             sessions,

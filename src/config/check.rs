@@ -67,6 +67,14 @@ pub(super) fn check(s: &Settings) -> Vec<String> {
             ),
         );
     }
+    if let Some(u) = s.selfservice.flows.recovery.strategy.as_deref()
+        && !matches!(u, "code" | "link")
+    {
+        bad(
+            "selfservice.flows.recovery.use",
+            format!("must be code or link, got {u:?}"),
+        );
+    }
     let code = &s.selfservice.methods.code.config;
     if !(4..=10).contains(&code.length) {
         bad(

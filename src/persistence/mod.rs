@@ -19,6 +19,7 @@ mod metrics;
 mod passwords;
 pub mod phone;
 mod ratelimit;
+pub mod recovery;
 mod rows;
 pub mod sessions;
 

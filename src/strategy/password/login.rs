@@ -12,7 +12,7 @@ use super::PasswordFields;
 use crate::flow::core::messages;
 use crate::flow::core::{Flow, FlowDeps, FlowError, Outcome, Request, Step, show_error};
 use crate::identity::{Identity, IdentityState};
-use crate::ratelimit::Rule;
+use crate::ratelimit::lockout::{Attempt, is_known_device};
 use crate::schema::{normalize_email, normalize_phone};
 
 /// The stored forms an identifier may take: lower-cased email, E.164 phone, or the
@@ -82,12 +82,19 @@ impl Authenticator {
             return answer(deps, flow, now).await;
         }
         let keys = identifier_keys(&raw_identifier);
-        // Keyed by what was typed (normalised), so known and unknown accounts throttle alike.
-        if let Err(l) = deps
-            .limiter
-            .check(Rule::LoginFailuresPerAccount, &keys[0], now)
-            .await?
-        {
+        // Keyed by what was typed (normalised), so known and unknown accounts throttle alike;
+        // per client too, and a browser signed in from before is spared the hard lock.
+        let attempt = Attempt {
+            identifier: &keys[0],
+            client: &req.client,
+            known_device: is_known_device(&deps.keyring, req.device_marks.as_deref(), &keys[0]),
+        };
+        if let Err(l) = deps.limiter.login_allowed(&attempt, now).await? {
+            let actor = req.actor(flow.id, None, Some(&keys[0]));
+            crate::audit::event(crate::audit::AuditEvent::LockedOut {
+                reason: "login_failures",
+                actor,
+            });
             return Err(FlowError::RateLimited(l.retry_after));
         }
         let mut found: Option<Identity> = None;
@@ -126,13 +133,7 @@ impl Authenticator {
             _ => {
                 let actor = req.actor(flow.id, None, Some(&keys[0]));
                 crate::audit::event(crate::audit::AuditEvent::LoginFailed(actor));
-                crate::flow::core::enforce(
-                    &deps.limiter,
-                    Rule::LoginFailuresPerAccount,
-                    &keys[0],
-                    now,
-                )
-                .await?;
+                deps.limiter.login_failed(&attempt, now).await?;
                 flow.ui.messages.push(messages::invalid_credentials());
                 return answer(deps, flow, now).await;
             }
