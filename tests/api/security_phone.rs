@@ -118,7 +118,11 @@ async fn capped_fallback_is_cancelled(p: Phone) {
     let svc = &p.app.registry.phone;
     // Both instants inside one UTC day: the day's cap is a fixed window, and a test run just
     // before midnight would otherwise see the next day's fresh budget.
-    let t0 = Utc::now().date_naive().and_hms_opt(1, 0, 0).unwrap().and_utc();
+    let t0 = Utc::now()
+        .date_naive()
+        .and_hms_opt(1, 0, 0)
+        .unwrap()
+        .and_utc();
     let req = SendSms {
         phone_number: "+12025550163".into(),
         sender_name: "Verity".into(),
