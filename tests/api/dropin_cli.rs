@@ -37,6 +37,40 @@ fn migrate_sql_takes_the_config_before_or_after_the_command() {
 }
 
 #[test]
+fn migrate_sql_status_up_and_down_as_kratos_spells_them() {
+    let dir = TempDir::new();
+    let dsn = format!("sqlite://{}/u.sqlite?mode=rwc", dir.0.display());
+    let status = verity()
+        .args(["migrate", "sql", "status", &dsn])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success() && text.contains("pending"),
+        "{text}"
+    );
+    let status_again = verity()
+        .args(["migrate", "sql", "status", &dsn])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status_again.stdout).contains("pending"),
+        "status applies nothing"
+    );
+    let up = verity()
+        .args(["migrate", "sql", "up", "--yes", &dsn])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&up.stdout).contains("Applied"));
+    let down = verity()
+        .args(["migrate", "sql", "down", "-e", "--yes", "1"])
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("forward only"));
+}
+
+#[test]
 fn serve_accepts_kratos_flags_and_starts() {
     let dir = TempDir::new();
     let dsn = format!("sqlite://{}/s.sqlite?mode=rwc", dir.0.display());
