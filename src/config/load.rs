@@ -182,10 +182,14 @@ fn describe(err: figment::Error, figment: &Figment, source: &ConfigSource) -> Ve
     use figment::error::Kind;
     err.into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() {
+            let mut path = e.path.clone();
+            if let Kind::MissingField(f) = &e.kind {
+                path.push(f.to_string());
+            }
+            let key = if path.is_empty() {
                 "(top level)".to_owned()
             } else {
-                e.path.join(".")
+                path.join(".")
             };
             let origin = match figment.find_metadata(&key) {
                 Some(m) if m.name == "environment variable" => {
@@ -198,7 +202,7 @@ fn describe(err: figment::Error, figment: &Figment, source: &ConfigSource) -> Ve
                 _ => format!(" (in {})", source.describe()),
             };
             let fix = match &e.kind {
-                Kind::MissingField(f) => format!("add `{f}`"),
+                Kind::MissingField(_) => "add it (or set its environment variable)".to_owned(),
                 Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
                     format!("give {}", plain_type(expected))
                 }
