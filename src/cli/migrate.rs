@@ -37,7 +37,7 @@ pub enum SqlAction {
     },
 }
 
-pub async fn run(cmd: MigrateCommand, config: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(cmd: MigrateCommand, config: Vec<PathBuf>) -> anyhow::Result<()> {
     let MigrateCommand::Sql {
         action,
         from_env,

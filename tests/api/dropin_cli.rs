@@ -289,3 +289,32 @@ async fn the_identities_client_reads_kratos_admin_url() {
     );
     assert!(text.contains("kratos-url@example.com"), "{text}");
 }
+
+#[test]
+fn several_config_files_layer_in_order() {
+    let dir = TempDir::new();
+    let over = dir.0.join("override.yml");
+    std::fs::write(&over, "hashers:\n  bcrypt:\n    cost: 99\n").unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kratos/kratos.yml");
+    let over = over.to_str().unwrap();
+    let bad = verity()
+        .args(["-c", fixture, "-c", over, "config", "validate"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("hashers.bcrypt.cost"),
+        "{err}"
+    );
+    std::fs::write(over, "hashers:\n  bcrypt:\n    cost: 10\n").unwrap();
+    let good = verity()
+        .args(["config", "validate"])
+        .env("VERITY_CONFIG", format!("{fixture},{over}"))
+        .output()
+        .unwrap();
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+}
