@@ -3,7 +3,9 @@
 //! and argon2id (PHC), `$pbkdf2-sha{1,224,256,384,512}$i=…,l=…$salt$hash` (unpadded base64),
 //! `$scrypt$ln=<N>,r=…,p=…$salt$hash` (N itself, a power of two), Firebase's
 //! `$firescrypt$ln=<log2 N>,r=…,p=…$salt$hash$separator$signer_key`, `$md5$hash` and
-//! `$md5$pf=<format>$salt$hash`, and LDAP's `{SSHA}`, `{SSHA256}`, `{SSHA512}`.
+//! `$md5$pf=<format>$salt$hash`, `$sha{1,256,512}$pf=<format>$salt$hash`,
+//! `$hmac-<digest>$<hex digest, base64>$<key>`, and LDAP's `{SSHA}`, `{SSHA256}`, `{SSHA512}`.
+//! (Kratos's md5-crypt and sha-crypt forms are refused at import.)
 //! Parsing happens at import (a hash that will never verify is refused then); checking is
 //! CPU work the caller runs on the blocking pool.
 
@@ -49,6 +51,46 @@ pub enum Stored {
         salt: Vec<u8>,
         hash: Vec<u8>,
     },
+    /// `$sha256$pf=…`: the digest of the format with `{SALT}` and `{PASSWORD}` filled in.
+    Sha {
+        digest: ShaKind,
+        format: String,
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
+    /// The lower-case hex of HMAC(key, password).
+    Hmac {
+        digest: HmacKind,
+        key: Vec<u8>,
+        hex: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacKind {
+    Md5,
+    Sha(ShaKind),
+}
+
+impl HmacKind {
+    fn hex(self, key: &[u8], message: &[u8]) -> String {
+        use hmac::{KeyInit, Mac};
+        fn run<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+            let mut mac = <M as KeyInit>::new_from_slice(key)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        }
+        let raw = match self {
+            Self::Md5 => run::<hmac::Hmac<md5::Md5>>(key, message),
+            Self::Sha(ShaKind::Sha1) => run::<hmac::Hmac<sha1::Sha1>>(key, message),
+            Self::Sha(ShaKind::Sha224) => run::<hmac::Hmac<sha2::Sha224>>(key, message),
+            Self::Sha(ShaKind::Sha256) => run::<hmac::Hmac<sha2::Sha256>>(key, message),
+            Self::Sha(ShaKind::Sha384) => run::<hmac::Hmac<sha2::Sha384>>(key, message),
+            Self::Sha(ShaKind::Sha512) => run::<hmac::Hmac<sha2::Sha512>>(key, message),
+        };
+        raw.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +213,33 @@ pub fn parse(stored: &str) -> Result<Stored, String> {
             }
             _ => Err("expected $md5$<hash> or $md5$pf=<format>$<salt>$<hash>".into()),
         };
+    }
+    if matches!(head, "sha1" | "sha256" | "sha512") {
+        let digest = sha_kind(head).ok_or("unknown sha digest")?;
+        let [_, _, pf, salt, hash] = parts[..] else {
+            return Err(format!("expected ${head}$pf=<format>$<salt>$<hash>"));
+        };
+        let pf = pf.strip_prefix("pf=").ok_or("expected pf=<format>")?;
+        return Ok(Stored::Sha {
+            digest,
+            format: String::from_utf8(b64(pf)?).map_err(|_| "pf is not text")?,
+            salt: b64(salt)?,
+            hash: b64(hash)?,
+        });
+    }
+    if let Some(alg) = head.strip_prefix("hmac-") {
+        let digest = match alg {
+            "md5" => HmacKind::Md5,
+            other => HmacKind::Sha(sha_kind(other).ok_or("unknown hmac digest")?),
+        };
+        let [_, _, hash, key] = parts[..] else {
+            return Err("expected $hmac-<digest>$<hash>$<key>".into());
+        };
+        return Ok(Stored::Hmac {
+            digest,
+            hex: b64(hash)?,
+            key: b64(key)?,
+        });
     }
     for (tag, digest) in [
         ("{SSHA}", ShaKind::Sha1),
@@ -302,6 +371,13 @@ pub fn verify(password: &[u8], text: &str, stored: &Stored) -> bool {
             };
             same(&md5::Md5::digest(&input), hash)
         }
+        Stored::Sha {
+            digest,
+            format,
+            salt,
+            hash,
+        } => same(&digest.digest(&fill(format, password, salt)), hash),
+        Stored::Hmac { digest, key, hex } => same(digest.hex(key, password).as_bytes(), hex),
         Stored::Ssha { digest, salt, hash } => {
             let mut input = password.to_vec();
             input.extend_from_slice(salt);
