@@ -54,3 +54,10 @@ async fn ory_javascript_sdk_verifies_an_email() {
 async fn ory_javascript_sdk_signs_up_verifies_and_logs_in() {
     run_sdk("signup.mjs").await;
 }
+
+/// Recovery by code with the SDK: the emailed code, `continue_with` (session token and
+/// settings flow), a new password through that flow; and an admin-issued recovery code.
+#[tokio::test]
+async fn ory_javascript_sdk_recovers_an_account() {
+    run_sdk("recovery.mjs").await;
+}
