@@ -2,6 +2,7 @@
 //! with Ory Kratos.
 
 pub mod audit;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod courier;
@@ -20,6 +21,7 @@ pub mod persistence;
 pub mod phone;
 pub mod ratelimit;
 pub mod schema;
+pub mod service;
 pub mod session;
 pub mod startup;
 pub mod strategy;

@@ -17,19 +17,12 @@ pub enum MigrateCommand {
         /// Apply without asking.
         #[arg(short, long)]
         yes: bool,
-        #[arg(short, long, env = "VERITY_CONFIG")]
-        config: Option<PathBuf>,
         dsn: Option<String>,
     },
 }
 
-pub async fn run(cmd: MigrateCommand) -> anyhow::Result<()> {
-    let MigrateCommand::Sql {
-        from_env,
-        yes,
-        config,
-        dsn,
-    } = cmd;
+pub async fn run(cmd: MigrateCommand, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let MigrateCommand::Sql { from_env, yes, dsn } = cmd;
     let dsn = match (dsn, from_env) {
         (Some(d), _) => d,
         (None, true) => super::serve::dsn_from_env_or_config(config)?,

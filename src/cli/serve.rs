@@ -9,13 +9,17 @@ use crate::startup::Application;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Config file (YAML, Kratos key names). Default: ./config.yml, or the bundled one with --dev.
-    #[arg(short, long, env = "VERITY_CONFIG")]
-    config: Option<PathBuf>,
     /// Development mode: plain-HTTP cookies, migrations applied at start, message bodies
     /// visible in the admin API, and the dev inbox when no SMTP server is configured.
     #[arg(long)]
     dev: bool,
+    /// Kratos's flag: run the courier in this process. Verity does so anyway unless
+    /// `courier.worker.enabled` is false; this flag turns it on even then.
+    #[arg(long)]
+    watch_courier: bool,
+    /// Accepted for Kratos's command lines; Verity sends no usage statistics.
+    #[arg(long, hide = true)]
+    sqa_opt_out: bool,
 }
 
 pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ConfigSource> {
@@ -32,17 +36,26 @@ pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<Confi
     bail!("no configuration: pass --config FILE (or run with --dev to use the bundled config.yml)")
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let source = config_source(args.config, args.dev)?;
-    let settings = config::load(&source, std::env::vars())?;
+pub async fn run(args: ServeArgs, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let source = config_source(config, args.dev)?;
+    let mut settings = config::load(&source, std::env::vars())?;
+    if args.watch_courier {
+        settings.courier.worker.enabled = true;
+    }
     crate::telemetry::init(&settings.log);
+    for line in &settings.warnings {
+        tracing::warn!("config: {}", line.trim_start_matches("  - "));
+    }
+    if let Some(note) = super::breach_list_note(&settings) {
+        tracing::info!("{note}");
+    }
     let app = Application::build(settings, &source, args.dev, args.dev).await?;
     if !args.dev {
         check_migrations(&app).await?;
     }
     let reg = app.registry();
     tracing::info!(
-        public = %reg.urls.public, admin = %reg.urls.admin, database = reg.store.backend_name(),
+        public = %reg.urls.public, admin = %reg.urls.admin, database = app.store().backend_name(),
         config = %source.describe(), "verity is listening"
     );
     if args.dev {
@@ -52,7 +65,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn check_migrations(app: &Application) -> anyhow::Result<()> {
-    match app.registry().store.migration_status().await {
+    match app.store().migration_status().await {
         Ok(status) if status.iter().any(|m| !m.applied) => {
             bail!("the database schema is not up to date: run `verity migrate sql -e --yes` first")
         }

@@ -25,10 +25,12 @@ pub enum TemplateKind {
     /// Sent instead of a code when someone registers with an address that already has an
     /// account, so the sign-up answer does not reveal which addresses are registered.
     RegistrationDuplicate,
+    /// Sent to the account's email addresses when its password was changed (SECURITY.md J2).
+    PasswordChanged,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 13] = [
+    pub const ALL: [TemplateKind; 14] = [
         Self::VerificationCodeValid,
         Self::VerificationCodeInvalid,
         Self::VerificationValid,
@@ -42,6 +44,7 @@ impl TemplateKind {
         Self::VerifiableAddressChanged,
         Self::PhoneVerificationCode,
         Self::RegistrationDuplicate,
+        Self::PasswordChanged,
     ];
 
     /// The Kratos `template_type`.
@@ -60,6 +63,7 @@ impl TemplateKind {
             Self::VerifiableAddressChanged => "verifiable_address_changed",
             Self::PhoneVerificationCode => "phone_verification_code",
             Self::RegistrationDuplicate => "registration_duplicate",
+            Self::PasswordChanged => "password_changed",
         }
     }
 
@@ -83,6 +87,7 @@ impl TemplateKind {
             Self::VerifiableAddressChanged => "verifiable_address_changed/valid",
             Self::PhoneVerificationCode => "phone_verification_code/valid",
             Self::RegistrationDuplicate => "registration_duplicate/valid",
+            Self::PasswordChanged => "password_changed/valid",
         }
     }
 
@@ -112,7 +117,7 @@ impl TemplateKind {
             Self::RegistrationCodeValid => {
                 &["to", "registration_code", "traits", "expires_in_minutes"]
             }
-            Self::VerifiableAddressChanged => &["to", "identity"],
+            Self::VerifiableAddressChanged | Self::PasswordChanged => &["to", "identity"],
             Self::RegistrationDuplicate => &["to", "login_url"],
             Self::PhoneVerificationCode => &["to", "code", "expires_in_minutes"],
             Self::VerificationCodeInvalid

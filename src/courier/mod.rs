@@ -10,6 +10,8 @@ mod http_channel;
 pub(crate) mod jsonnet;
 mod kind;
 pub mod metrics;
+mod outbox;
+pub use outbox::{Dispatch, MessageFilter, MessagePage, Outbox};
 mod presets;
 pub use presets::xml_escape as escape_markup;
 mod seal;

@@ -211,3 +211,51 @@ fn override_directory_replaces_and_adds_files() {
     assert!(Templates::load(&c, None).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The built-in bodies read as Kratos v26.2's (its subjects carry the code; ours do not).
+#[test]
+fn builtin_bodies_use_kratos_wording() {
+    let t = Templates::load(&cfg(), None).unwrap();
+    let cases = [
+        (
+            TemplateKind::VerificationCodeValid,
+            "Verify your account with the following code:\n\n123456\n\nor clicking the following link:",
+            "If this was not you, do nothing. This code / link expires in",
+        ),
+        (
+            TemplateKind::RegistrationCodeValid,
+            "Complete your account registration with the following code:",
+            "This code expires in",
+        ),
+        (
+            TemplateKind::VerificationValid,
+            "Verify your account by opening the following link:",
+            "If this was not you, do nothing. This link expires in",
+        ),
+        (
+            TemplateKind::VerificationInvalid,
+            "Someone asked to verify this email address, but we were unable to find an account",
+            "If this was not you, please ignore this email.",
+        ),
+    ];
+    for (kind, start, line) in cases {
+        let text = render(&t, kind, Part::EmailText, kind.sample_model());
+        assert!(text.starts_with(start), "{kind:?}: {text}");
+        assert!(text.contains(line), "{kind:?}: {text}");
+        let subject = render(&t, kind, Part::EmailSubject, kind.sample_model());
+        assert!(
+            !subject.contains("123456"),
+            "no code in the subject: {subject}"
+        );
+    }
+    let sms = render(
+        &t,
+        TemplateKind::VerificationCodeValid,
+        Part::SmsBody,
+        TemplateKind::VerificationCodeValid.sample_model(),
+    );
+    assert!(
+        sms.contains("\n\nIf this was not you, do nothing. It expires in"),
+        "{sms}"
+    );
+}

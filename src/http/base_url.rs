@@ -11,7 +11,7 @@ use actix_web::web;
 use url::Url;
 
 use super::openapi::Api;
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 /// At start: no `serve.public.base_url` means a name derived from this node's listen address.
 pub fn warn_at_start(configured: Option<&str>, derived: &Url, dev: bool) {

@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 
 use super::ApiError;
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 pub async fn refuse_while_draining(
     req: ServiceRequest,

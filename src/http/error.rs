@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
 use crate::identity::IdentityError;
-use crate::persistence::StoreError;
 use crate::schema::TraitError;
+use crate::service::ServiceError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -144,18 +144,19 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            StoreError::Unavailable(ref source) => {
+            ServiceError::NotFound => Self::not_found().reason("Unable to locate the resource"),
+            ServiceError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Self::unavailable()
             }
-            StoreError::Conflict(_) => {
+            ServiceError::Conflict => {
                 Self::conflict("The resource conflicts with an existing one.")
             }
-            other => {
-                tracing::error!(error = ?other, "database error");
+            ServiceError::Unexpected(source) => {
+                tracing::error!(error = ?source, "database error");
                 Self::internal()
             }
         }
@@ -202,6 +203,7 @@ impl From<IdentityError> for ApiError {
                 Self::conflict("This identity conflicts with another identity that already exists.")
             }
             IdentityError::NotFound => Self::not_found(),
+            IdentityError::CredentialNotFound(reason) => Self::not_found().reason(reason),
             IdentityError::Hash(crate::hash::HashError::Overloaded) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE)
                     .reason("Too many password hashes are being computed; retry shortly.")
@@ -210,7 +212,7 @@ impl From<IdentityError> for ApiError {
                 tracing::error!(error = %other, "password hashing failed");
                 Self::internal()
             }
-            IdentityError::Store(s) => s.into(),
+            IdentityError::Store(s) => ServiceError::from(s).into(),
         }
     }
 }

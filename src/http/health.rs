@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/alive", web::get().to(alive))
@@ -21,7 +21,7 @@ async fn ready(reg: web::Data<Registry>) -> HttpResponse {
         return HttpResponse::ServiceUnavailable()
             .json(json!({"errors": {"server": "shutting down"}}));
     }
-    match reg.store.ping().await {
+    match reg.database.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ok"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/metrics", web::get().to(scrape))
@@ -61,8 +61,8 @@ fn known_method(m: &actix_web::http::Method) -> &'static str {
 
 /// Sets the scrape-time gauges from this node's view, then renders the process's registry.
 async fn scrape(reg: web::Data<Registry>) -> HttpResponse {
-    crate::metrics::pool_usage(reg.store.pool_usage());
-    let up = match reg.store.courier_backlog(super::now()).await {
+    crate::metrics::pool_usage(reg.database.pool_usage());
+    let up = match reg.outbox.backlog(super::now()).await {
         Ok(backlog) => {
             crate::metrics::courier_backlog(&backlog);
             true

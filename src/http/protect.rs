@@ -15,7 +15,7 @@ use super::admin_hosts::AdminHosts;
 use super::fetch_metadata::CrossSitePolicy;
 use super::slow_clients::{BodyError, ConnectionSlot, announced_over, has_body, read_body};
 use crate::http::ApiError;
-use crate::startup::{Registry, Urls};
+use crate::http::{AppState as Registry, Urls};
 
 /// Which server a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,6 @@ use crate::flow::registration::RegistrationService;
 use crate::flow::settings::SettingsService;
 use crate::flow::verification::VerificationService;
 use crate::identity::IdentityService;
-use crate::persistence::Store;
 use crate::ratelimit::RateLimiter;
 use crate::session::SessionService;
 
@@ -22,7 +21,10 @@ use crate::session::SessionService;
 #[derive(Debug)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub store: Store,
+    /// The database's health and pool, for `/health/ready` and `/metrics`.
+    pub database: crate::service::Database,
+    /// The outbox as the admin API reads it.
+    pub outbox: crate::courier::Outbox,
     pub identities: IdentityService,
     pub keyring: Keyring,
     pub courier: Courier,

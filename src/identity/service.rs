@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::assemble::{merge_addresses, merge_credentials, merge_recovery};
 use super::{AddressInput, Identity, IdentityInput, IdentityState};
-use crate::hash::{HashError, PasswordHasher, is_supported_phc};
+use crate::hash::{HashError, PasswordHasher, check_imported};
 use crate::persistence::{IdentityPage, Store, StoreError};
 use crate::schema::{Derived, SchemaRegistry, TraitError};
 
@@ -24,6 +24,9 @@ pub enum IdentityError {
     Conflict,
     #[error("the identity does not exist")]
     NotFound,
+    /// The identity has no credential of the type (or identifier) named: 404 with this text.
+    #[error("{0}")]
+    CredentialNotFound(String),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -41,7 +44,7 @@ impl From<StoreError> for IdentityError {
 
 #[derive(Clone, Debug)]
 pub struct IdentityService {
-    store: Store,
+    pub(super) store: Store,
     schemas: Arc<SchemaRegistry>,
     hasher: PasswordHasher,
 }
@@ -80,6 +83,11 @@ impl IdentityService {
             .store
             .list_identities(after, limit, identifier.as_deref())
             .await?)
+    }
+
+    /// How many identities exist.
+    pub async fn count(&self) -> Result<u64, IdentityError> {
+        Ok(self.store.count_identities().await?)
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), IdentityError> {
@@ -263,7 +271,8 @@ impl IdentityService {
     ) -> Result<Value, IdentityError> {
         match (password, hashed) {
             (Some(_), Some(_)) => Err(IdentityError::Invalid(
-                "give either credentials.password.config.password or hashed_password, not both".into(),
+                "give either credentials.password.config.password or hashed_password, not both"
+                    .into(),
             )),
             (Some(p), None) => {
                 if p.len() > MAX_PASSWORD_BYTES {
@@ -274,10 +283,12 @@ impl IdentityService {
                 let p = crate::password::normalize(&p);
                 Ok(json!({"hashed_password": self.hasher.hash(p).await?}))
             }
-            (None, Some(h)) if is_supported_phc(&h) => Ok(json!({"hashed_password": h})),
-            (None, Some(_)) => Err(IdentityError::Invalid(
-                "credentials.password.config.hashed_password is not a supported hash (argon2id or argon2i PHC string)".into(),
-            )),
+            (None, Some(h)) => match check_imported(&h) {
+                Ok(()) => Ok(json!({"hashed_password": h})),
+                Err(why) => Err(IdentityError::Invalid(format!(
+                    "credentials.password.config.hashed_password cannot be used: {why}"
+                ))),
+            },
             (None, None) => Ok(json!({})),
         }
     }

@@ -5,6 +5,7 @@
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
 pub mod challenges;
+pub mod cleanup;
 pub(crate) mod courier;
 mod courier_list;
 mod courier_record;
@@ -13,7 +14,9 @@ pub mod courier_wake;
 pub mod errors;
 pub mod flows;
 mod identities;
+mod identity_expiry;
 mod metrics;
+mod passwords;
 pub mod phone;
 mod ratelimit;
 pub mod recovery;

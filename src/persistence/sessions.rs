@@ -73,6 +73,18 @@ impl Store {
     ) -> Result<Vec<Session>, StoreError> {
         dispatch!(self, list(identity, active_only))
     }
+    /// Every identity's sessions, a keyset page in id order (`after` the last id shown), and
+    /// whether more follow.
+    /// `active`: `Some(true)` only usable ones at `now`, `Some(false)` only ended or expired.
+    pub async fn list_all_sessions(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+        active: Option<bool>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Session>, bool), StoreError> {
+        dispatch!(self, list_all(after, limit, active, now))
+    }
 }
 
 const COLUMNS: &str = "id, identity_id, active, aal, authentication_methods, devices, authenticated_at, issued_at, expires_at";
@@ -193,5 +205,21 @@ super::backend_modules! {
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE identity_id = $1{filter} ORDER BY authenticated_at DESC LIMIT 500");
         let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(identity).fetch_all(pool).await?;
         Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    pub async fn list_all(pool: &Pool<Db>, after: Option<Uuid>, limit: u32, active: Option<bool>, now: DateTime<Utc>) -> Result<(Vec<Session>, bool), StoreError> {
+        let filter = match active {
+            None => "",
+            Some(true) => " AND active = TRUE AND expires_at > $3",
+            Some(false) => " AND (active = FALSE OR expires_at <= $3)",
+        };
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE ($1 IS NULL OR id > $1){filter} ORDER BY id LIMIT $2");
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(i64::from(limit) + 1);
+        let query = if active.is_some() { query.bind(now) } else { query };
+        let rows: Vec<SessionRow> = query.fetch_all(pool).await?;
+        let mut sessions: Vec<Session> = rows.into_iter().map(Session::from).collect();
+        let has_more = sessions.len() > limit as usize;
+        sessions.truncate(limit as usize);
+        Ok((sessions, has_more))
     }
 }

@@ -1,6 +1,7 @@
 //! Sessions: issued on login and (with the `session` hook) on registration, presented as the
 //! `ory_kratos_session` cookie or an `ory_st_` token, looked up by the token's digest.
 
+mod manage;
 mod model;
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use manage::{ActiveFilter, SessionPage};
 pub use model::{
     AuthMethod, Device, LOGOUT_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, Session, Token, digest,
 };
@@ -17,6 +19,7 @@ use crate::crypto::Keyring;
 use crate::identity::{Identity, IdentityState};
 use crate::persistence::sessions::NewSession;
 use crate::persistence::{Store, StoreError};
+use crate::service::ServiceError;
 
 /// A session about to be stored, with the secret only its holder gets.
 #[derive(Debug, Clone)]
@@ -74,7 +77,7 @@ impl SessionService {
         session: &Session,
         presented: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, ServiceError> {
         let Some(mac) = presented.strip_prefix(LOGOUT_TOKEN_PREFIX) else {
             return Ok(false);
         };
@@ -88,7 +91,7 @@ impl SessionService {
         if !matches {
             return Ok(false);
         }
-        self.store.deactivate_session(session.id, now).await
+        Ok(self.store.deactivate_session(session.id, now).await?)
     }
 
     /// A fresh session (new id, new tokens) for `identity`, authenticated now by `method`.
@@ -140,7 +143,7 @@ impl SessionService {
         &self,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<(Session, Identity)>, StoreError> {
+    ) -> Result<Option<(Session, Identity)>, ServiceError> {
         if token.is_empty() || token.len() > 256 {
             return Ok(None);
         }
@@ -165,7 +168,7 @@ impl SessionService {
         &self,
         mut session: Session,
         now: DateTime<Utc>,
-    ) -> Result<Session, StoreError> {
+    ) -> Result<Session, ServiceError> {
         let cfg = &self.settings.session;
         let too_early = cfg
             .earliest_possible_extend
@@ -184,15 +187,11 @@ impl SessionService {
         &self,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, ServiceError> {
         match self.store.session_by_token_hash(&digest(token)).await? {
-            Some(s) if s.active => self.store.deactivate_session(s.id, now).await,
+            Some(s) if s.active => Ok(self.store.deactivate_session(s.id, now).await?),
             _ => Ok(false),
         }
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Whether a session authenticated recently enough for a privileged change (settings).

@@ -17,6 +17,7 @@ pub struct TestApp {
     pub admin: String,
     pub http: reqwest::Client,
     pub registry: Arc<Registry>,
+    store: Store,
     _dir: Option<TempDir>,
     pg_schema: Option<(String, String)>,
 }
@@ -108,12 +109,33 @@ async fn start(
         env!("CARGO_MANIFEST_DIR"),
         "/config.yml"
     )));
-    let app = Application::build(settings, &source, true, true)
+    start_from(settings, &source, dir, pg_schema).await
+}
+
+/// Starts settings loaded from `source` (its directory resolves relative `file://` paths) in
+/// development mode; `dir` is removed when the app is dropped.
+pub async fn spawn_loaded(
+    settings: Settings,
+    source: &verity::config::ConfigSource,
+    dir: TempDir,
+) -> TestApp {
+    verity::install_crypto_provider();
+    start_from(settings, source, Some(dir), None).await
+}
+
+async fn start_from(
+    settings: Settings,
+    source: &verity::config::ConfigSource,
+    dir: Option<TempDir>,
+    pg_schema: Option<(String, String)>,
+) -> TestApp {
+    let app = Application::build(settings, source, true, true)
         .await
         .expect("build app");
     let public = format!("http://127.0.0.1:{}", app.public_port());
     let admin = format!("http://127.0.0.1:{}", app.admin_port());
     let registry = app.registry();
+    let store = app.store().clone();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -125,6 +147,7 @@ async fn start(
         admin,
         http,
         registry,
+        store,
         _dir: dir,
         pg_schema,
     }
@@ -140,7 +163,7 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub fn store(&self) -> &Store {
-        &self.registry.store
+        &self.store
     }
 
     pub async fn post_admin(&self, path: &str, body: &Value) -> reqwest::Response {

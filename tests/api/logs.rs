@@ -418,3 +418,38 @@ async fn a_request_for_a_host_the_base_url_does_not_name_is_warned_about_once() 
     assert_eq!(warned.len(), 1, "{logs}");
     assert!(warned[0].contains("login.example.com"), "{}", warned[0]);
 }
+
+#[tokio::test]
+async fn each_request_is_logged_once_and_health_checks_can_be_left_out() {
+    for quiet in [false, true] {
+        let flag = if quiet { "true" } else { "false" };
+        let served = serve(&[
+            ("SERVE_PUBLIC_REQUEST_LOG_DISABLE_FOR_HEALTH", flag),
+            ("SERVE_ADMIN_REQUEST_LOG_DISABLE_FOR_HEALTH", flag),
+        ]);
+        let http = reqwest::Client::new();
+        for url in [
+            format!("{}/health/alive", served.public),
+            format!("{}/health/ready", served.admin),
+            format!("{}/self-service/login/api", served.public),
+        ] {
+            assert!(http.get(&url).send().await.unwrap().status().is_success());
+        }
+        let logs = served.logs();
+        let done: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("completed handling request"))
+            .collect();
+        let login = done
+            .iter()
+            .filter(|l| l.contains("/self-service/login/api"))
+            .count();
+        let health = done.iter().filter(|l| l.contains("/health/")).count();
+        assert_eq!(login, 1, "quiet={quiet}: {done:#?}");
+        assert_eq!(
+            health,
+            if quiet { 0 } else { 2 },
+            "quiet={quiet}: {done:#?}"
+        );
+    }
+}

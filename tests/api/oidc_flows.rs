@@ -476,7 +476,7 @@ async fn a_refresh_flow_never_signs_up_a_new_account() {
     // A flow that re-authenticates carol, returning with a subject nobody has: no account.
     let other = FlowClient::new(Kind::Browser);
     let (flow, url) = start(&env, &other, "login").await;
-    let store = &env.app.registry.store;
+    let store = env.app.store();
     let flow_id = uuid::Uuid::parse_str(flow["id"].as_str().unwrap()).unwrap();
     let mut stored = store.get_flow("login", flow_id).await.unwrap().unwrap();
     stored.identity_id = Some(uuid::Uuid::parse_str(&carol).unwrap());

@@ -177,7 +177,8 @@ async fn unserved_methods_answer_405_with_allow() {
             "/admin/identities/00000000-0000-4000-8000-000000000000",
             "DELETE, GET, PATCH, PUT",
         ),
-        (&app.admin, "DELETE", "/identities", "GET, POST"),
+        // PATCH is the batch create.
+        (&app.admin, "DELETE", "/identities", "GET, PATCH, POST"),
     ] {
         let res = app
             .http

@@ -415,7 +415,7 @@ async fn browser_errors_go_to_the_error_page() {
 /// How many self-service errors are stored, counted by deleting them all.
 async fn stored_errors(app: &TestApp) -> u64 {
     let later = chrono::Utc::now() + chrono::TimeDelta::hours(1);
-    app.registry.store.purge_errors(later).await.unwrap()
+    app.store().purge_errors(later).await.unwrap()
 }
 
 /// A verification form post without the CSRF token: a browser error for the error UI.
@@ -469,7 +469,7 @@ async fn one_client_cannot_fill_the_error_store() {
 #[tokio::test]
 async fn old_errors_are_purged_as_new_ones_are_stored() {
     let app = spawn_with(|s| s.selfservice.rate_limits.enabled = false).await;
-    let store = &app.registry.store;
+    let store = &app.store();
     let now = chrono::Utc::now();
     let stored = |age: chrono::TimeDelta| verity::persistence::errors::StoredError {
         id: uuid::Uuid::new_v4(),

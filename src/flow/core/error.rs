@@ -103,6 +103,17 @@ impl From<StoreError> for FlowError {
     }
 }
 
+impl From<crate::service::ServiceError> for FlowError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        match e {
+            E::Unavailable(store) => Self::Unavailable(store),
+            E::Unexpected(store) => Self::Unexpected(store.into()),
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
 impl From<HashError> for FlowError {
     fn from(e: HashError) -> Self {
         match e {

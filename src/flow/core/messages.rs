@@ -10,6 +10,10 @@ use crate::text::{Text, TextType, error, info};
 pub fn label_sign_in() -> Text {
     info(1010001, "Sign in")
 }
+/// The password strategy's first-factor submit button (Kratos v26.2).
+pub fn label_sign_in_with_password() -> Text {
+    info(1010022, "Sign in with password")
+}
 pub fn label_sign_up() -> Text {
     info(1040001, "Sign up")
 }
@@ -22,10 +26,11 @@ pub fn label_password() -> Text {
 pub fn label_identifier() -> Text {
     info(1070004, "ID")
 }
-/// A trait's input label: the schema's `title` (or the property name).
-pub fn label_trait(title: &str) -> Text {
+/// A trait's input label: the schema's `title` (or the property name) and the field's name
+/// (`traits.email`), as Kratos's generated labels carry them.
+pub fn label_trait(title: &str, name: &str) -> Text {
     Text {
-        context: Some(json!({"title": title})),
+        context: Some(json!({"title": title, "name": name})),
         ..info(1070002, title)
     }
 }

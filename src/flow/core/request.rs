@@ -53,6 +53,18 @@ impl Request {
     /// The CSRF token for a flow that replaces or continues one of `flow_type`: the
     /// requesting browser's (which may not be the one that started it: a link opened
     /// elsewhere), else `fallback`. Api flows have none.
+    /// The type of a flow that replaces one of type `old`: a link from a message is opened
+    /// by a browser (a GET), which gets a browser flow bound to its cookie even when the
+    /// first flow was an api flow (Kratos's `FromOldFlow`); a native client's submission
+    /// keeps its api flow.
+    pub fn replacement_type(&self, old: super::FlowType) -> super::FlowType {
+        if self.is_get {
+            super::FlowType::Browser
+        } else {
+            old
+        }
+    }
+
     pub fn csrf_for(&self, flow_type: super::FlowType, fallback: &str) -> String {
         match (&self.csrf_cookie, flow_type) {
             (_, super::FlowType::Api) => String::new(),
@@ -108,11 +120,25 @@ pub enum MethodError {
     NoStrategy,
     /// `method` names something this flow does not know: `value must be one of ...`.
     Unknown(&'static str),
+    /// The body could not be decoded (malformed JSON, an unsupported content type): the
+    /// flow shows the reason as 4000001 and answers 400, as Kratos's decoder errors do.
+    Malformed(String),
 }
 
 /// A flow's submission type: built from the method name and the remaining fields.
 pub trait ParseMethod: Sized {
     fn parse(method: Option<&str>, fields: Map<String, Value>) -> Result<Self, MethodError>;
+}
+
+impl<M> Submission<M> {
+    /// A body that could not be decoded: no fields, only the reason.
+    pub fn malformed(reason: impl Into<String>) -> Self {
+        Self {
+            csrf_token: None,
+            transient_payload: None,
+            method: Err(MethodError::Malformed(reason.into())),
+        }
+    }
 }
 
 impl<M: ParseMethod> Submission<M> {

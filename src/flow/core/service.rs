@@ -209,6 +209,13 @@ async fn submit_loaded<S: FlowService>(
     if flow.state == State::PassedChallenge {
         return svc.on_finished(flow, &sub, req, now).await;
     }
+    if let Err(super::request::MethodError::Malformed(reason)) = &sub.method {
+        // Kratos decodes the body before its CSRF check; a decoder error is a form error.
+        flow.ui.clear_messages();
+        flow.ui
+            .add_message(None, crate::text::reason(reason.clone()));
+        return show_error(svc.deps(), flow, now).await;
+    }
     if !req.is_get {
         let answer = svc.is_answer(&sub);
         if !answer

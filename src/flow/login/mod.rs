@@ -16,7 +16,7 @@ use crate::flow::core::{
 };
 use crate::flow::verification::VerificationService;
 use crate::ratelimit::Rule;
-use crate::strategy::code::login::{identifier_label, send_code_button};
+use crate::strategy::code::login::send_code_button;
 use crate::strategy::oidc;
 use crate::strategy::password::{self, Authenticator};
 
@@ -52,8 +52,12 @@ impl LoginService {
 
     /// The identifier's label: its title in the default schema ("E-Mail"), as Kratos shows it.
     fn identifier_label(&self) -> crate::text::Text {
-        let schema = self.deps.identities.schemas().default_schema();
-        identifier_label(schema.map(|s| &s.raw))
+        let schemas = self.deps.identities.schemas();
+        schemas
+            .default_schema()
+            .map_or_else(messages::label_identifier, |s| {
+                crate::strategy::profile::identifier_label(&s.raw)
+            })
     }
 
     /// A new login flow continuing `old`'s browser (not stored): the expired flow of a social
@@ -64,17 +68,20 @@ impl LoginService {
     }
 }
 
-/// The CSRF node (browser flows), then identifier, password and the submit button.
+/// The CSRF node (browser flows), then identifier, password and the submit button: "Sign in
+/// with password" on a first sign-in, "Sign in" when re-authenticating (Kratos v26.2).
 fn fill_ui(flow: &mut Flow, identifier: Option<&str>, label: crate::text::Text) {
     let mut nodes = Vec::new();
     if flow.flow_type == FlowType::Browser {
         nodes.push(csrf_node(&crate::csrf::mask(&flow.csrf_token)));
     }
-    let mut id = password::identifier_node(identifier);
-    id.meta.label = Some(label);
-    nodes.push(id);
+    nodes.push(password::identifier_node(identifier, label));
     nodes.push(password::password_node(true, true));
-    nodes.push(password::submit_node("password", messages::label_sign_in()));
+    let submit = match identifier {
+        None => messages::label_sign_in_with_password(),
+        Some(_) => messages::label_sign_in(),
+    };
+    nodes.push(password::submit_node("password", submit));
     flow.ui.nodes = nodes;
 }
 

@@ -135,12 +135,7 @@ impl VerificationService {
         message: Text,
         now: DateTime<Utc>,
     ) -> Result<Flow, FlowError> {
-        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
-        let new = self.fresh(
-            NewFlow::after(FlowKind::Verification, old, csrf),
-            vec![message],
-            now,
-        );
+        let new = self.fresh(replacement(old, req), vec![message], now);
         self.deps.flows.insert(&new).await?;
         Ok(new)
     }
@@ -186,6 +181,19 @@ impl VerificationService {
     }
 }
 
+/// What replaces `old`: its request and return_to, of the type [`Request::replacement_type`]
+/// picks, bound to the browser's CSRF cookie when it is a browser flow.
+fn replacement(old: &Flow, req: &Request) -> NewFlow {
+    let flow_type = req.replacement_type(old.flow_type);
+    let mut new = NewFlow::after(
+        FlowKind::Verification,
+        old,
+        req.csrf_for(flow_type, &old.csrf_token),
+    );
+    new.flow_type = flow_type;
+    new
+}
+
 impl FlowService for VerificationService {
     type Method = VerificationMethod;
     const KIND: FlowKind = FlowKind::Verification;
@@ -207,12 +215,7 @@ impl FlowService for VerificationService {
     }
 
     fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError> {
-        let csrf = req.csrf_for(old.flow_type, &old.csrf_token);
-        Ok(self.fresh(
-            NewFlow::after(FlowKind::Verification, old, csrf),
-            Vec::new(),
-            now,
-        ))
+        Ok(self.fresh(replacement(old, req), Vec::new(), now))
     }
 
     /// Kratos's link strategy tries a token before looking at the state: a token for a
@@ -272,6 +275,7 @@ impl FlowService for VerificationService {
             Err(e) => {
                 let message = match e {
                     MethodError::Unknown(reason) => text::reason(reason),
+                    MethodError::Malformed(reason) => text::reason(reason),
                     MethodError::NoStrategy => text::no_strategy_verification(),
                 };
                 return self.form_error(flow, Some("method"), message, now).await;

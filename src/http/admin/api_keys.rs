@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, method_not_allowed, now};
-use crate::persistence::phone::ApiKey;
-use crate::phone::keys;
-use crate::startup::Registry;
+use crate::phone::PhoneRequestView;
+use crate::service::ServiceError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -66,26 +66,24 @@ async fn create(
         }
     };
     let credits = non_negative(&body, "credits", false)?;
-    let secret = keys::new_secret();
-    let key = ApiKey {
-        id: Uuid::new_v4(),
-        name,
-        key: keys::new_key(),
-        credits,
-        revoked_at: None,
-        created_at: now(),
-    };
-    reg.store
-        .create_api_key(&key, &keys::hash_secret(&reg.keyring, &secret))
-        .await?;
-    crate::audit::event(crate::audit::AuditEvent::ApiKeyCreated { key_id: key.id });
-    let mut out = serde_json::to_value(&key).unwrap_or_default();
-    out["secret"] = json!(secret);
+    let created = reg.phone.create_api_key(name, credits, now()).await?;
+    let key_id = created.key.id;
+    crate::audit::event(crate::audit::AuditEvent::ApiKeyCreated { key_id });
+    let mut out = serde_json::to_value(&created.key).unwrap_or_default();
+    out["secret"] = json!(created.secret);
     Ok(HttpResponse::Created().json(out))
 }
 
 async fn list(reg: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(reg.store.list_api_keys().await?))
+    Ok(HttpResponse::Ok().json(reg.phone.list_api_keys().await?))
+}
+
+/// An unknown key is a plain 404, as before the service answered with reasons.
+fn not_found(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::NotFound => ApiError::not_found(),
+        other => other.into(),
+    }
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -94,12 +92,12 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
 
 async fn revoke(reg: web::Data<Registry>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    if reg.store.revoke_api_key(id, now()).await? {
-        crate::audit::event(crate::audit::AuditEvent::ApiKeyRevoked { key_id: id });
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::not_found())
-    }
+    reg.phone
+        .revoke_api_key(id, now())
+        .await
+        .map_err(not_found)?;
+    crate::audit::event(crate::audit::AuditEvent::ApiKeyRevoked { key_id: id });
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn top_up(
@@ -109,10 +107,8 @@ async fn top_up(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
     let add = non_negative(&body, "add", true)?;
-    match reg.store.add_api_key_credits(id, add).await? {
-        Some(credits) => Ok(HttpResponse::Ok().json(json!({"id": id, "credits": credits}))),
-        None => Err(ApiError::not_found()),
-    }
+    let credits = reg.phone.add_credits(id, add).await.map_err(not_found)?;
+    Ok(HttpResponse::Ok().json(json!({"id": id, "credits": credits})))
 }
 
 fn status(
@@ -127,39 +123,33 @@ fn status(
     }
 }
 
-async fn verifications(reg: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
-    let (rows, deliveries) = reg.store.list_phone_requests(250).await?;
-    let at = now();
-    let out: Vec<Value> = rows
+/// One verification as the operator sees it: status, attempts, channels, never the code.
+fn verification_json(v: &PhoneRequestView, at: DateTime<Utc>) -> Value {
+    let r = &v.request;
+    let history: Vec<Value> = v
+        .channels
         .iter()
-        .map(|r| {
-            let history: Vec<Value> = deliveries
-                .iter()
-                .filter(|d| d.request_id == r.id)
-                .map(|d| {
-                    let channel = if d.channel == "voice" {
-                        "call"
-                    } else {
-                        d.channel.as_str()
-                    };
-                    json!({"channel": channel, "sent_at": d.sent_at})
-                })
-                .collect();
-            json!({
-                "request_id": r.id,
-                "api_key_id": r.api_key_id,
-                "phone_number": r.phone_number,
-                "sender_name": r.sender_name,
-                "status": status(&r.status, r.expires_at, r.next_step_at, at),
-                "attempts": r.attempts,
-                "step": r.step,
-                "channels": history,
-                "expires_at": r.expires_at,
-                "next_step_at": r.next_step_at,
-                "verified_at": r.verified_at,
-                "created_at": r.created_at,
-            })
-        })
+        .map(|(channel, sent_at)| json!({"channel": channel, "sent_at": sent_at}))
         .collect();
+    json!({
+        "request_id": r.id,
+        "api_key_id": r.api_key_id,
+        "phone_number": r.phone_number,
+        "sender_name": r.sender_name,
+        "status": status(&r.status, r.expires_at, r.next_step_at, at),
+        "attempts": r.attempts,
+        "step": r.step,
+        "channels": history,
+        "expires_at": r.expires_at,
+        "next_step_at": r.next_step_at,
+        "verified_at": r.verified_at,
+        "created_at": r.created_at,
+    })
+}
+
+async fn verifications(reg: web::Data<Registry>) -> Result<HttpResponse, ApiError> {
+    let views = reg.phone.list_requests(250).await?;
+    let at = now();
+    let out: Vec<Value> = views.iter().map(|v| verification_json(v, at)).collect();
     Ok(HttpResponse::Ok().json(out))
 }

@@ -6,11 +6,10 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::courier::Courier;
+use crate::courier::{Courier, Dispatch, MessageFilter, MessageStatus, OutboxMessage};
+use crate::http::AppState as Registry;
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::{ApiError, method_not_allowed};
-use crate::persistence::{Dispatch, MessageFilter, MessageStatus, OutboxMessage};
-use crate::startup::Registry;
 
 pub const REDACTED: &str = "<redacted-unless-dev-mode>";
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -72,11 +71,8 @@ fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn list(
-    reg: web::Data<Registry>,
-    pairs: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
-    let q = list_query(pairs.into_inner())?;
+/// The filter a listing asks for, checked: a known status, a non-empty recipient.
+fn filter(q: &ListQuery) -> Result<MessageFilter, ApiError> {
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(
@@ -84,51 +80,64 @@ async fn list(
                 .ok_or_else(|| ApiError::bad_request("Message status is not valid"))?,
         ),
     };
-    let size = q.page.size_within(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     if q.page.page.is_some() {
         // The courier pages by keyset only; a page number ignored would loop a client forever.
         return Err(ApiError::bad_request(
             "Page-number pagination is not supported; follow the page_token in the Link header.",
         ));
     }
-    let before = q.page.after(&reg.keyring)?;
     let recipient = q.recipient.clone().filter(|r| !r.is_empty());
-    let filter = MessageFilter {
+    Ok(MessageFilter {
         status,
-        recipient: recipient.clone(),
+        recipient,
         channel: None,
-    };
-    let page = reg.store.list_messages(&filter, before, size).await?;
+    })
+}
+
+/// The filter again as query parameters, for the `Link` header.
+fn filter_query(f: &MessageFilter) -> String {
+    let mut extra = String::new();
+    if let Some(s) = f.status {
+        extra.push_str(&format!("&status={}", s.as_str()));
+    }
+    if let Some(r) = &f.recipient {
+        extra.push_str(&format!("&recipient={}", encode(r)));
+    }
+    extra
+}
+
+async fn list(
+    reg: web::Data<Registry>,
+    pairs: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, ApiError> {
+    let q = list_query(pairs.into_inner())?;
+    let filter = filter(&q)?;
+    let size = q.page.size_within(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let before = q.page.after(&reg.keyring)?;
+    let page = reg.outbox.list(&filter, before, size).await?;
     let next = page
         .has_more
         .then(|| page.messages.last().map(|m| seal(&reg.keyring, m.id)))
         .flatten();
-    let mut extra = String::new();
-    if let Some(s) = status {
-        extra.push_str(&format!("&status={}", s.as_str()));
-    }
-    if let Some(r) = &recipient {
-        extra.push_str(&format!("&recipient={}", encode(r)));
-    }
     let base = format!("{}admin/courier/messages", reg.urls.admin);
+    let link = link_header(&base, size, next, &filter_query(&filter));
     let body: Vec<Value> = page
         .messages
         .iter()
         .map(|m| message_json(&reg.courier, m, None))
         .collect();
     Ok(HttpResponse::Ok()
-        .insert_header((header::LINK, link_header(&base, size, next, &extra)))
+        .insert_header((header::LINK, link))
         .json(body))
 }
 
 async fn get(reg: web::Data<Registry>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&path)
         .map_err(|_| ApiError::bad_request("The message id is not a valid UUID."))?;
-    let (m, dispatches) = reg
-        .store
-        .get_message(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (m, dispatches) = reg.outbox.get(id).await.map_err(|e| match e {
+        crate::service::ServiceError::NotFound => ApiError::not_found(),
+        other => other.into(),
+    })?;
     Ok(HttpResponse::Ok().json(message_json(&reg.courier, &m, Some(&dispatches))))
 }
 

@@ -7,10 +7,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::courier::escape_markup;
+use crate::courier::{MessageFilter, OutboxMessage, escape_markup};
 use crate::http::ApiError;
-use crate::persistence::{MessageFilter, OutboxMessage};
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 const SHOWN: u32 = 100;
 /// Template model keys that hold the code a message carries.
@@ -63,35 +62,32 @@ async fn entries(reg: &Registry, recipient: Option<String>) -> Result<Vec<Entry>
             recipient: recipient.clone().filter(|r| !r.is_empty()),
             channel: Some(channel),
         };
-        messages.extend(
-            reg.store
-                .list_messages(&filter, None, SHOWN)
-                .await?
-                .messages,
-        );
+        messages.extend(reg.outbox.list(&filter, None, SHOWN).await?.messages);
     }
+    // Decoys carry a code that matches nothing; the inbox shows what was really sent.
+    messages.retain(|m| !m.is_decoy());
     messages.sort_by_key(|m| std::cmp::Reverse(m.id));
     messages.truncate(SHOWN as usize);
-    Ok(messages
-        .into_iter()
-        .map(|m| {
-            let opened = reg.courier.open(&m).ok();
-            let code = opened.as_ref().and_then(|o| {
-                CODE_KEYS
-                    .iter()
-                    .find_map(|k| o.template_data.get(*k).filter(|v| !v.is_null()).cloned())
-            });
-            let json = json!({
-                "id": m.id, "type": m.channel.as_str(), "status": m.status.as_str(),
-                "recipient": m.recipient, "template_type": m.template_type,
-                "subject": opened.as_ref().map(|o| o.subject.clone()),
-                "body": opened.as_ref().map(|o| o.body.clone()),
-                "html_body": opened.as_ref().and_then(|o| o.html_body.clone()),
-                "code": code, "created_at": m.created_at,
-            });
-            Entry { message: m, json }
-        })
-        .collect())
+    Ok(messages.into_iter().map(|m| entry(reg, m)).collect())
+}
+
+/// A message opened for the inbox, with the code its template data carries.
+fn entry(reg: &Registry, m: OutboxMessage) -> Entry {
+    let opened = reg.courier.open(&m).ok();
+    let code = opened.as_ref().and_then(|o| {
+        CODE_KEYS
+            .iter()
+            .find_map(|k| o.template_data.get(*k).filter(|v| !v.is_null()).cloned())
+    });
+    let json = json!({
+        "id": m.id, "type": m.channel.as_str(), "status": m.status.as_str(),
+        "recipient": m.recipient, "template_type": m.template_type,
+        "subject": opened.as_ref().map(|o| o.subject.clone()),
+        "body": opened.as_ref().map(|o| o.body.clone()),
+        "html_body": opened.as_ref().and_then(|o| o.html_body.clone()),
+        "code": code, "created_at": m.created_at,
+    });
+    Entry { message: m, json }
 }
 
 async fn inbox_json(

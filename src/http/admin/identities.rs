@@ -3,19 +3,26 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::identity_json;
+use crate::http::AppState as Registry;
 use crate::http::pagination::{PageQuery, link_header, seal};
 use crate::http::{ApiError, method_not_allowed, now};
-use crate::identity::IdentityInput;
-use crate::startup::Registry;
+use crate::identity::{BatchPatch, BatchResult, Identity, IdentityInput};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/identities")
             .route(web::get().to(list))
             .route(web::post().to(create))
+            .route(web::patch().to(batch))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/identities/{id}/credentials/{type}")
+            .route(web::delete().to(delete_credential))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -47,53 +54,45 @@ struct ListQuery {
     page: PageQuery,
 }
 
+/// The admin JSON of each identity, with the credentials asked for.
+fn identities_json(reg: &Registry, identities: &[Identity], include: &[String]) -> Vec<Value> {
+    let rule = reg.settings.identity.verified_rule;
+    identities
+        .iter()
+        .map(|i| identity_json(i, &reg.urls.public, rule, include, true))
+        .collect()
+}
+
+/// `&credentials_identifier=...` for the `Link` header, when the listing is filtered.
+fn identifier_query(identifier: Option<&str>) -> String {
+    identifier
+        .map(|c| {
+            let c: String = url::form_urlencoded::byte_serialize(c.as_bytes()).collect();
+            format!("&credentials_identifier={c}")
+        })
+        .unwrap_or_default()
+}
+
 async fn list(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let q: ListQuery = serde_urlencoded_query(&req)?;
+    let (ident, include) = (
+        q.credentials_identifier.as_deref(),
+        included_credentials(&req),
+    );
     if let Some(legacy) = q.page.legacy()? {
-        let (ident, include) = (
-            q.credentials_identifier.as_deref(),
-            included_credentials(&req),
-        );
         return super::identities_legacy::list(&reg, &req, legacy, ident, &include).await;
     }
-    let size = q.page.size()?;
-    let after = q.page.after(&reg.keyring)?;
-    let page = reg
-        .identities
-        .list(after, size, q.credentials_identifier.as_deref())
-        .await?;
-    let include = included_credentials(&req);
+    let (size, after) = (q.page.size()?, q.page.after(&reg.keyring)?);
+    let page = reg.identities.list(after, size, ident).await?;
     let next = page
         .has_more
         .then(|| page.identities.last().map(|i| seal(&reg.keyring, i.id)))
         .flatten();
-    let extra = q
-        .credentials_identifier
-        .as_deref()
-        .map(|c| {
-            format!(
-                "&credentials_identifier={}",
-                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
-            )
-        })
-        .unwrap_or_default();
     let base = format!("{}admin/identities", reg.urls.admin);
-    let body: Vec<_> = page
-        .identities
-        .iter()
-        .map(|i| {
-            identity_json(
-                i,
-                &reg.urls.public,
-                reg.settings.identity.verified_rule,
-                &include,
-                true,
-            )
-        })
-        .collect();
+    let link = link_header(&base, size, next, &identifier_query(ident));
     Ok(HttpResponse::Ok()
-        .insert_header((header::LINK, link_header(&base, size, next, &extra)))
-        .json(body))
+        .insert_header((header::LINK, link))
+        .json(identities_json(&reg, &page.identities, &include)))
 }
 
 /// Query strings with repeated keys (include_credential) defeat `web::Query`, so parse here.
@@ -200,5 +199,62 @@ async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     reg.identities.delete(parse_id(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// One patch's answer: `create` with the new id, `error` with its error, or `null` for a
+/// patch without `create`.
+fn batch_answer(patch_id: Option<uuid::Uuid>, result: BatchResult) -> Value {
+    let mut a = serde_json::Map::new();
+    match result {
+        BatchResult::Skipped => return Value::Null,
+        BatchResult::Created(i) => {
+            a.insert("action".into(), json!("create"));
+            a.insert("identity".into(), json!(i.id));
+        }
+        BatchResult::Failed(e) => {
+            a.insert("action".into(), json!("error"));
+            a.insert("error".into(), ApiError::from(e).body()["error"].take());
+        }
+    }
+    if let Some(p) = patch_id {
+        a.insert("patch_id".into(), json!(p));
+    }
+    Value::Object(a)
+}
+
+/// `PATCH /admin/identities`: Kratos's batch create; each patch answers on its own.
+async fn batch(
+    reg: web::Data<Registry>,
+    body: web::Json<BatchPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let results = reg
+        .identities
+        .batch_create(body.into_inner(), now())
+        .await?;
+    let answers: Vec<Value> = results
+        .into_iter()
+        .map(|(patch_id, result)| batch_answer(patch_id, result))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "identities": answers })))
+}
+
+#[derive(Deserialize)]
+struct CredentialQuery {
+    identifier: Option<String>,
+}
+
+/// `DELETE /admin/identities/{id}/credentials/{type}` (`?identifier=` for one social link).
+async fn delete_credential(
+    reg: web::Data<Registry>,
+    path: web::Path<(String, String)>,
+    q: web::Query<CredentialQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, kind) = path.into_inner();
+    let (id, identifier) = (parse_id(&id)?, q.identifier.as_deref());
+    reg.identities
+        .delete_credential(id, &kind, identifier, now())
+        .await?;
+    tracing::info!(identity_id = %id, credential = %kind, "admin removed a credential");
     Ok(HttpResponse::NoContent().finish())
 }

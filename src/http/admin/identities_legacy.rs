@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::identity_json;
 use crate::http::ApiError;
+use crate::http::AppState as Registry;
 use crate::http::pagination::LegacyPage;
-use crate::startup::Registry;
 
 pub(super) async fn list(
     reg: &Registry,
@@ -16,7 +16,6 @@ pub(super) async fn list(
     identifier: Option<&str>,
     include: &[String],
 ) -> Result<HttpResponse, ApiError> {
-    let offset = page.offset() as usize;
     let read = reg
         .identities
         .list(None, page.offset() + page.per_page, identifier)
@@ -24,33 +23,29 @@ pub(super) async fn list(
     // Filtered by identifier there is at most one match; otherwise the table is counted.
     let total = match identifier {
         Some(_) => read.identities.len() as u64,
-        None => reg.store.count_identities().await?,
+        None => reg.identities.count().await?,
     };
-    let body: Vec<_> = read
-        .identities
+    let shown = &read.identities[(page.offset() as usize).min(read.identities.len())..];
+    let rule = reg.settings.identity.verified_rule;
+    let body: Vec<_> = shown
         .iter()
-        .skip(offset)
-        .map(|i| {
-            identity_json(
-                i,
-                &reg.urls.public,
-                reg.settings.identity.verified_rule,
-                include,
-                true,
-            )
-        })
+        .map(|i| identity_json(i, &reg.urls.public, rule, include, true))
         .collect();
-    let extra: String = url::form_urlencoded::parse(req.query_string().as_bytes())
+    let base = format!("{}admin/identities", reg.urls.admin);
+    Ok(HttpResponse::Ok()
+        .insert_header(("link", page.link_header(&base, &other_params(req), total)))
+        .insert_header(("x-total-count", total.to_string()))
+        .json(body))
+}
+
+/// The query's other parameters, kept in every `Link`.
+fn other_params(req: &HttpRequest) -> String {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
         .filter(|(k, _)| !matches!(k.as_ref(), "page" | "per_page"))
         .map(|(k, v)| {
             let mut pair = url::form_urlencoded::Serializer::new(String::from("&"));
             pair.append_pair(&k, &v);
             pair.finish()
         })
-        .collect();
-    let base = format!("{}admin/identities", reg.urls.admin);
-    Ok(HttpResponse::Ok()
-        .insert_header(("link", page.link_header(&base, &extra, total)))
-        .insert_header(("x-total-count", total.to_string()))
-        .json(body))
+        .collect()
 }

@@ -1,9 +1,10 @@
-//! Kratos answers self-service paths on the admin port with a 307 to the public URL.
+//! Kratos answers self-service and schema paths on the admin port with a 307 to the public
+//! URL.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in [
@@ -14,13 +15,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ] {
         cfg.route(path, web::route().to(to_public));
     }
+    // Identity schemas are read on the public port; SDKs configured with the admin URL
+    // follow the 307 (Kratos registers these for GET only, with and without `/admin`).
+    for path in [
+        "/schemas",
+        "/schemas/{id}",
+        "/admin/schemas",
+        "/admin/schemas/{id}",
+    ] {
+        cfg.route(path, web::get().to(to_public));
+    }
 }
 
 async fn to_public(reg: web::Data<Registry>, req: HttpRequest) -> HttpResponse {
     let base = reg.urls.public.as_str().trim_end_matches('/');
+    let path = req.path();
+    let path = path
+        .strip_prefix("/admin")
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path);
     let location = match req.query_string() {
-        "" => format!("{base}{}", req.path()),
-        q => format!("{base}{}?{q}", req.path()),
+        "" => format!("{base}{path}"),
+        q => format!("{base}{path}?{q}"),
     };
     HttpResponse::TemporaryRedirect()
         .insert_header((header::LOCATION, location))

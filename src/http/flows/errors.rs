@@ -11,6 +11,7 @@ use crate::flow::core::{Flow, FlowError, FlowKind, FlowType};
 use crate::http::negotiate::is_json_request;
 use crate::http::ui::{forward_to_error_ui, see_other};
 use crate::http::{ApiError, AppState, now};
+use crate::service::ServiceError;
 
 /// Whether `req` is answered as a browser page: not a JSON request, not an api flow.
 pub fn is_browser(req: &HttpRequest, flow_type: Option<FlowType>) -> bool {
@@ -130,7 +131,7 @@ pub fn api_error(st: &AppState, e: FlowError) -> ApiError {
         }
         // Answered before this mapping is reached; a plain 403 if it ever is.
         FlowError::VerifiedAddressRequired { .. } => ApiError::new(StatusCode::FORBIDDEN),
-        FlowError::Unavailable(s) => s.into(),
+        FlowError::Unavailable(s) => ServiceError::from(s).into(),
         FlowError::Unexpected(cause) => {
             tracing::error!(error = ?cause, "a flow failed unexpectedly");
             ApiError::internal()

@@ -211,8 +211,15 @@ async fn prepare<S: FlowService>(
     q: SubmitQuery,
     body: &[u8],
 ) -> Result<(Uuid, Submission<S::Method>, core::Request, Option<String>), HttpResponse> {
-    let fields = parse_fields(req, body, q.fields)
-        .map_err(|e| actix_web::ResponseError::error_response(&e))?;
+    // A body that cannot be decoded is shown on the flow (400), as Kratos does; only a body
+    // over the size limit is refused outright.
+    let sub = match parse_fields(req, body, q.fields) {
+        Ok(fields) => Submission::from_fields(fields),
+        Err(e) if e.status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(actix_web::ResponseError::error_response(&e));
+        }
+        Err(e) => Submission::malformed(e.reason.unwrap_or_default()),
+    };
     let facts = async {
         let id = core::parse_flow_id(q.flow.as_deref())?;
         Ok::<_, FlowError>((id, facts(st, req, S::SESSION).await?))
@@ -225,5 +232,5 @@ async fn prepare<S: FlowService>(
     if fresh.is_some() {
         r.csrf_cookie = fresh.clone();
     }
-    Ok((id, Submission::from_fields(fields), r, fresh))
+    Ok((id, sub, r, fresh))
 }

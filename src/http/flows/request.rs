@@ -9,7 +9,7 @@ use super::cookies::csrf_from_cookie;
 use crate::flow::core::{BrowserSignal, Request, SessionUse};
 use crate::http::{ApiError, AppState, now};
 use crate::identity::Identity;
-use crate::persistence::StoreError;
+use crate::service::ServiceError;
 use crate::session::{DeviceInfo, Session};
 
 /// The request's URL built from the configured base URL, never from `Host`.
@@ -26,7 +26,7 @@ pub async fn facts(
     st: &AppState,
     req: &HttpRequest,
     session: SessionUse,
-) -> Result<Request, StoreError> {
+) -> Result<Request, ServiceError> {
     let ip = crate::http::client_ip::client_ip(req, &st.trusted_proxies);
     let session = match session {
         SessionUse::Ignored => None,
@@ -99,7 +99,7 @@ pub fn presented_token(st: &AppState, req: &HttpRequest) -> Option<String> {
 pub async fn current_session(
     st: &AppState,
     req: &HttpRequest,
-) -> Result<Option<(Session, Identity)>, StoreError> {
+) -> Result<Option<(Session, Identity)>, ServiceError> {
     match presented_token(st, req) {
         Some(t) => st.sessions.lookup(&t, now()).await,
         None => Ok(None),
@@ -126,16 +126,16 @@ pub fn parse_fields(
     let mut fields: Map<String, Value> = if body.is_empty() {
         Map::new()
     } else if media == "application/json" {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("The request body is not valid JSON: {e}"))
-        })?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("Unable to decode JSON payload: {e}")))?
     } else if media == "application/x-www-form-urlencoded" {
         url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect()
     } else {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .reason("Send the form as application/json or application/x-www-form-urlencoded."));
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE).reason(format!(
+            "HTTP POST Request used unknown HTTP Header \"Content-Type: {content_type}\", only [application/json application/x-www-form-urlencoded] are supported."
+        )));
     };
     for (k, v) in query {
         fields.entry(k).or_insert(v);

@@ -39,8 +39,7 @@ pub(super) const OPS: &[Op] = &[
         "Create or delete identities in bulk",
     )
     .body(JsonBody("patchIdentitiesBody"))
-    .replies(&[(200, Json("batchPatchIdentitiesResponse"))])
-    .pending(),
+    .replies(&[(200, Json("batchPatchIdentitiesResponse"))]),
     op(
         "GET",
         "/admin/identities/{id}",
@@ -83,8 +82,8 @@ pub(super) const OPS: &[Op] = &[
         "deleteIdentityCredentials",
         "Remove one credential of an identity",
     )
-    .replies(&[(200, Json("identity")), (204, Empty)])
-    .pending(),
+    .query(&["identifier"])
+    .replies(&[(204, Empty)]),
     op(
         "GET",
         "/admin/identities/{id}/sessions",
@@ -110,8 +109,7 @@ pub(super) const OPS: &[Op] = &[
         "All sessions",
     )
     .query(&["page_size", "page_token", "active", "expand"])
-    .replies(&[(200, List("session"))])
-    .pending(),
+    .replies(&[(200, List("session"))]),
     op(
         "GET",
         "/admin/sessions/{id}",
@@ -293,4 +291,20 @@ pub(super) const REDIRECTS: &[Op] = &[
     )
     .replies(&[(307, Redirect)])
     .any_method(),
+    op(
+        "GET",
+        "/admin/schemas",
+        Admin,
+        "adminRedirectIdentitySchemas",
+        "Redirect to the public port's identity schemas",
+    )
+    .replies(&[(307, Redirect)]),
+    op(
+        "GET",
+        "/admin/schemas/{id}",
+        Admin,
+        "adminRedirectIdentitySchema",
+        "Redirect to one identity schema on the public port",
+    )
+    .replies(&[(307, Redirect)]),
 ];

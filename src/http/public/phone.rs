@@ -8,9 +8,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, method_not_allowed, now};
 use crate::phone::{PhoneError, PhoneService};
-use crate::startup::Registry;
+use crate::service::ServiceError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -46,7 +47,7 @@ impl From<PhoneError> for ApiError {
                 e.retry_after = Some(after.as_secs().max(1));
                 e
             }
-            PhoneError::Store(s) => s.into(),
+            PhoneError::Store(s) => ServiceError::from(s).into(),
             PhoneError::Courier(c) => {
                 tracing::error!(error = %c, "composing the phone verification message failed");
                 ApiError::internal()

@@ -14,7 +14,8 @@ use crate::http::negotiate::is_json_request;
 use crate::http::ui::see_other;
 use crate::http::{ApiError, now};
 use crate::identity::Identity;
-use crate::session::Session;
+use crate::service::ServiceError;
+use crate::session::{ActiveFilter, Session};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sessions/whoami", web::get().to(whoami))
@@ -66,10 +67,13 @@ async fn whoami(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpRespon
 
 async fn list_mine(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let (session, identity) = require_session(&reg, &req).await?;
-    let all = reg.store.list_sessions(identity.id, true).await?;
+    let all = reg
+        .sessions
+        .list_for(identity.id, ActiveFilter::Active, now())
+        .await?;
     let others: Vec<_> = all
         .iter()
-        .filter(|s| s.id != session.id && s.is_usable(now()))
+        .filter(|s| s.id != session.id)
         .map(|s| s.to_json(None))
         .collect();
     Ok(HttpResponse::Ok().json(others))
@@ -81,8 +85,8 @@ async fn revoke_others(
 ) -> Result<HttpResponse, ApiError> {
     let (session, identity) = require_session(&reg, &req).await?;
     let count = reg
-        .store
-        .deactivate_identity_sessions(identity.id, Some(session.id), now())
+        .sessions
+        .revoke_all(identity.id, Some(session.id), now())
         .await?;
     Ok(HttpResponse::Ok().json(json!({"count": count})))
 }
@@ -99,13 +103,14 @@ async fn revoke_one(
             "Use the logout endpoint to end the current session.",
         ));
     }
-    match reg.store.get_session(id).await? {
-        Some(s) if s.identity_id == identity.id => {
-            reg.store.deactivate_session(id, now()).await?;
-            Ok(HttpResponse::NoContent().finish())
-        }
-        _ => Err(ApiError::not_found()),
-    }
+    reg.sessions
+        .revoke_own(identity.id, id, now())
+        .await
+        .map_err(|e| match e {
+            ServiceError::NotFound => ApiError::not_found(),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
@@ -164,17 +169,7 @@ async fn logout(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("Please include a token in the URL query."))?;
     let return_to = allowed_return(&reg, q.return_to.as_deref())?;
-    // The token must belong to the session this browser presents (Kratos compares it with
-    // the session cookie), so a leaked logout link cannot end anyone else's session.
-    let ended = match current_session(&reg, &req).await? {
-        Some((session, _)) => {
-            reg.sessions
-                .logout_with_token(&session, token, now())
-                .await?
-        }
-        None => false,
-    };
-    if !ended {
+    if !end_with_token(&reg, &req, token).await? {
         return Err(ApiError::new(StatusCode::FORBIDDEN)
             .reason("Unable to log out because the logout token in the URL query does not match the session cookie."));
     }
@@ -186,6 +181,20 @@ async fn logout(
     resp.add_cookie(&expired_session_cookie(&reg))
         .map_err(|_| ApiError::internal())?;
     Ok(resp)
+}
+
+/// Ends the browser's session if `token` is its logout token. The token must belong to the
+/// session this browser presents (Kratos compares it with the session cookie), so a leaked
+/// logout link cannot end anyone else's session.
+async fn end_with_token(reg: &Registry, req: &HttpRequest, token: &str) -> Result<bool, ApiError> {
+    Ok(match current_session(reg, req).await? {
+        Some((session, _)) => {
+            reg.sessions
+                .logout_with_token(&session, token, now())
+                .await?
+        }
+        None => false,
+    })
 }
 
 /// Where a browser goes after logging out: the checked return_to, else the configured URLs.

@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Page, see_other};
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
 use crate::ratelimit::{Rule, ip_subject};
-use crate::startup::Registry;
+use crate::service::ServiceError;
 
 /// Stores `err` and answers 303 to `selfservice.flows.error.ui_url` (default `/ui/error`)
 /// with `?id=`, counting one hit of the per-IP flow creation limit first: a limited client
@@ -34,7 +35,7 @@ pub async fn forward_to_error_ui(
             e.retry_after = Some(limited.retry_after.as_secs().max(1));
             render_error(reg, req, &e)
         }
-        Err(e) => ApiError::from(e).error_response(),
+        Err(e) => ApiError::from(ServiceError::from(e)).error_response(),
     }
 }
 

@@ -9,8 +9,9 @@ use serde_json::json;
 use super::{Page, PageQuery, belongs_to_browser, browser_url, polish, restart};
 use crate::config::CodeAlphabet;
 use crate::flow::core::{FlowError, FlowKind, FlowType, State};
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
-use crate::startup::Registry;
+use crate::service::ServiceError;
 
 pub(super) async fn login(
     reg: web::Data<Registry>,
@@ -62,7 +63,7 @@ async fn page(
     let flow = match reg.flows.flows.get(kind, id).await {
         Ok(f) => f,
         Err(FlowError::NotFound(_)) => return Ok(restart(reg, name, q.return_to.as_deref())),
-        Err(FlowError::Unavailable(e)) => return Err(e.into()),
+        Err(FlowError::Unavailable(e)) => return Err(ServiceError::from(e).into()),
         Err(e) => {
             tracing::error!(error = ?e, flow = name, "loading a flow for the UI failed");
             return Err(ApiError::internal());

@@ -4,9 +4,9 @@ use actix_web::HttpRequest;
 use serde_json::{Map, Value, json};
 
 use crate::http::ApiError;
+use crate::http::AppState as Registry;
 use crate::identity::Identity;
 use crate::session::Session;
-use crate::startup::Registry;
 
 /// Links to every browser flow and, with a session, the identity and a sign-out link.
 pub async fn home_context(reg: &Registry, req: &HttpRequest) -> Result<Value, ApiError> {

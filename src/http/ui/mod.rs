@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::UiConfig;
 use crate::http::ApiError;
-use crate::startup::Registry;
+use crate::http::AppState as Registry;
 use crate::ui::{Renderer, UiError};
 
 pub use errors::{forward_to_error_ui, render_error};

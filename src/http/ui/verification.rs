@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use super::{Page, PageQuery, belongs_to_browser, browser_url, polish, restart, see_other};
 use crate::flow::core::{Flow, FlowError, FlowKind, FlowType, Method, State};
+use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
-use crate::startup::Registry;
+use crate::service::ServiceError;
 
 const KIND: &str = "verification";
 
@@ -27,7 +28,7 @@ pub(super) async fn page(
         Err(FlowError::NotFound(_)) => {
             return Ok(restart(&reg, KIND, q.return_to.as_deref()));
         }
-        Err(FlowError::Unavailable(e)) => return Err(e.into()),
+        Err(FlowError::Unavailable(e)) => return Err(ServiceError::from(e).into()),
         Err(e) => {
             tracing::error!(error = ?e, "loading a verification flow for the UI failed");
             return Err(ApiError::internal());

@@ -1,13 +1,11 @@
 //! Sign-in by code (`selfservice.methods.code.passwordless_enabled`): the fields of a code
-//! submission to the login flow, its nodes in Kratos's order, and the identifier's label
-//! taken from the identity schema as Kratos derives it.
+//! submission to the login flow and its nodes in Kratos's order.
 
 use serde_json::{Map, Value, json};
 
 use super::nodes::submit;
 use super::recovery_nodes::code_input;
 use crate::config::EffectiveCode;
-use crate::flow::core::messages;
 use crate::flow::core::ui::{Input, Node, Ui, csrf_node};
 use crate::flow::core::{Secret, take_string};
 use crate::text::{self, Text};
@@ -28,35 +26,6 @@ impl LoginCodeFields {
             code: Secret::take(fields, "code").filter(|c| !c.expose().is_empty()),
             resend: take_string(fields, "resend").is_some_and(|r| r == "code"),
         }
-    }
-}
-
-/// The label of the sign-in identifier: the schema title of the one trait that identifies
-/// (1070002, "E-Mail" in the bundled schema), else Kratos's generic "ID" (1070004).
-pub fn identifier_label(schema: Option<&Value>) -> Text {
-    let Some(props) = schema
-        .and_then(|s| s.pointer("/properties/traits/properties"))
-        .and_then(Value::as_object)
-    else {
-        return messages::label_identifier();
-    };
-    let identifies = |p: &Value| {
-        let creds = p.pointer("/ory.sh~1kratos/credentials");
-        ["password", "code"].iter().any(|c| {
-            creds
-                .and_then(|cs| cs.get(c))
-                .and_then(|c| c.get("identifier"))
-                == Some(&Value::Bool(true))
-        })
-    };
-    let titles: Vec<&str> = props
-        .iter()
-        .filter(|(_, p)| identifies(p))
-        .map(|(name, p)| p.get("title").and_then(Value::as_str).unwrap_or(name))
-        .collect();
-    match titles.as_slice() {
-        [one] => messages::label_trait(one),
-        _ => messages::label_identifier(),
     }
 }
 
@@ -115,22 +84,6 @@ pub fn login_sent_ui(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_identifier_is_labelled_by_its_schema_title() {
-        let schema = json!({"properties": {"traits": {"properties": {
-            "email": {"title": "E-Mail", "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}},
-            "name": {"title": "Name"}
-        }}}});
-        let label = identifier_label(Some(&schema));
-        assert_eq!((label.id, label.text.as_str()), (1070002, "E-Mail"));
-        let two = json!({"properties": {"traits": {"properties": {
-            "email": {"ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}},
-            "phone": {"ory.sh/kratos": {"credentials": {"code": {"identifier": true}}}}
-        }}}});
-        assert_eq!(identifier_label(Some(&two)).id, 1070004);
-        assert_eq!(identifier_label(None).id, 1070004);
-    }
 
     #[test]
     fn fields_take_resend_and_code() {

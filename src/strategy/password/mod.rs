@@ -40,7 +40,9 @@ impl PasswordFields {
 
 /// The sign-in form's identifier field (hidden and fixed on a refresh). Kratos sends no
 /// autocomplete on it.
-pub fn identifier_node(identifier: Option<&str>) -> Node {
+/// The login identifier: a text field labelled as the schema says (`label`), or, when the
+/// flow re-authenticates a known identity, a hidden field without label, as Kratos sends it.
+pub fn identifier_node(identifier: Option<&str>, label: crate::text::Text) -> Node {
     Input {
         name: "identifier",
         kind: if identifier.is_some() {
@@ -50,9 +52,9 @@ pub fn identifier_node(identifier: Option<&str>) -> Node {
         },
         group: "default",
         value: Some(json!(identifier.unwrap_or(""))),
-        required: true,
+        required: identifier.is_none(),
         autocomplete: None,
-        label: Some(messages::label_identifier()),
+        label: identifier.is_none().then_some(label),
     }
     .node()
 }

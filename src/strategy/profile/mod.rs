@@ -3,7 +3,7 @@
 
 mod traits;
 
-pub use traits::{trait_nodes, traits_from_fields};
+pub use traits::{identifier_label, trait_nodes, traits_from_fields};
 
 use serde_json::{Map, Value};
 

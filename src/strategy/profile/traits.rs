@@ -56,20 +56,50 @@ fn input_type(prop: &Value) -> &'static str {
     }
 }
 
+/// Kratos v26.2 derives autocomplete from the format alone (`email`, `tel`, `uri`), the only
+/// values of its SDK enum a trait can take.
 fn autocomplete(prop: &Value) -> Option<&'static str> {
-    let ext = prop.get("ory.sh/kratos")?;
-    let identifier = ext
-        .pointer("/credentials/password/identifier")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if !identifier {
-        return None;
+    match prop.get("format").and_then(Value::as_str)? {
+        "email" => Some("email"),
+        "tel" => Some("tel"),
+        "uri" => Some("url"),
+        _ => None,
     }
-    Some(match prop.get("format").and_then(Value::as_str) {
-        Some("email") => "email",
-        Some("tel") => "tel",
-        _ => "username",
-    })
+}
+
+/// The login `identifier` field's label, as Kratos reads it from the schema: the title of
+/// the one trait that identifies (password, code, webauthn or passkey, totp account name),
+/// else 1070004 "ID".
+pub fn identifier_label(schema_raw: &Value) -> crate::text::Text {
+    let Some(traits) = traits_schema(schema_raw) else {
+        return crate::flow::core::messages::label_identifier();
+    };
+    let mut all = Vec::new();
+    leaves(traits, "traits", &[], &mut all);
+    let marks = [
+        "/credentials/password/identifier",
+        "/credentials/webauthn/identifier",
+        "/credentials/passkey/display_name",
+        "/credentials/totp/account_name",
+        "/credentials/code/identifier",
+    ];
+    let identifying: Vec<&Leaf> = all
+        .iter()
+        .filter(|l| {
+            l.schema.get("ory.sh/kratos").is_some_and(|ext| {
+                marks
+                    .iter()
+                    .any(|m| ext.pointer(m).and_then(Value::as_bool) == Some(true))
+            })
+        })
+        .collect();
+    match identifying.as_slice() {
+        [one] => match one.schema.get("title").and_then(Value::as_str) {
+            Some(title) if !title.is_empty() => label_trait(title, &one.name),
+            _ => crate::flow::core::messages::label_identifier(),
+        },
+        _ => crate::flow::core::messages::label_identifier(),
+    }
 }
 
 /// Inputs for every trait (group `default`), pre-filled from `values` (the traits so far).
@@ -102,7 +132,7 @@ pub fn trait_nodes(schema_raw: &Value, values: &Value) -> Vec<Node> {
                 value: values.pointer(&pointer).cloned(),
                 required: leaf.required,
                 autocomplete: autocomplete(leaf.schema),
-                label: Some(label_trait(&title)),
+                label: Some(label_trait(&title, &leaf.name)),
             }
             .node();
             for key in ["pattern", "maxLength", "minLength"] {
@@ -189,6 +219,41 @@ mod tests {
             "age": {"type": "integer"},
             "name": {"type": "object", "properties": {"first": {"type": "string", "maxLength": 30}}}
         }}}})
+    }
+
+    #[test]
+    fn autocomplete_comes_from_the_format_only() {
+        let raw = json!({"properties": {"traits": {"type": "object", "properties": {
+            "user": {"type": "string", "title": "Username",
+                     "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}},
+            "contact": {"type": "string", "format": "email"},
+            "site": {"type": "string", "format": "uri"}
+        }}}});
+        let nodes = trait_nodes(&raw, &json!({}));
+        let ac: Vec<_> = nodes
+            .iter()
+            .map(|n| n.attributes.get("autocomplete").cloned())
+            .collect();
+        // No "username" (outside the v26.2 SDK enum); a non-identifier email still gets "email".
+        assert_eq!(ac, [None, Some(json!("email")), Some(json!("url"))]);
+        let label = nodes[0].meta.label.as_ref().unwrap();
+        assert_eq!(
+            label.context,
+            Some(json!({"title": "Username", "name": "traits.user"}))
+        );
+        assert_eq!(identifier_label(&raw).id, 1070002);
+        assert_eq!(identifier_label(&raw).text, "Username");
+    }
+
+    #[test]
+    fn the_identifier_label_is_the_single_identifier_title_or_id() {
+        assert_eq!(identifier_label(&schema()).text, "E-Mail");
+        let two = json!({"properties": {"traits": {"type": "object", "properties": {
+            "a": {"type": "string", "title": "A", "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}},
+            "b": {"type": "string", "title": "B", "ory.sh/kratos": {"credentials": {"code": {"identifier": true, "via": "email"}}}}
+        }}}});
+        assert_eq!(identifier_label(&two).id, 1070004);
+        assert_eq!(identifier_label(&json!({})).id, 1070004);
     }
 
     #[test]

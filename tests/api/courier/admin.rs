@@ -172,6 +172,7 @@ async fn bodies_are_redacted_outside_dev_mode_and_the_inbox_is_gone() {
         .unwrap();
     let admin = format!("http://127.0.0.1:{}", app.admin_port());
     let registry = app.registry();
+    let store = app.store().clone();
     tokio::spawn(app.run_until_stopped());
     let now = Utc::now();
     let m = registry
@@ -185,7 +186,7 @@ async fn bodies_are_redacted_outside_dev_mode_and_the_inbox_is_gone() {
             now,
         )
         .unwrap();
-    registry.store.enqueue_message(&m).await.unwrap();
+    store.enqueue_message(&m).await.unwrap();
     let http = reqwest::Client::new();
     let list: Value = http
         .get(format!("{admin}/admin/courier/messages"))

@@ -43,7 +43,7 @@ pub async fn app_with_sink() -> (TestApp, SmtpSink) {
 }
 
 pub fn worker(app: &TestApp) -> Worker {
-    Worker::new(app.registry.courier.clone(), app.registry.store.clone())
+    Worker::new(app.registry.courier.clone(), app.store().clone())
 }
 
 pub fn code_data(code: &str) -> Value {
