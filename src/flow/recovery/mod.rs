@@ -250,6 +250,7 @@ impl FlowService for RecoveryService {
             Err(e) => {
                 let message = match e {
                     MethodError::Unknown(reason) => text::reason(reason),
+                    MethodError::Malformed(reason) => text::reason(reason),
                     MethodError::NoStrategy => text::no_strategy_recovery(),
                 };
                 return self.form_error(flow, Some("method"), message, now).await;
