@@ -8,6 +8,7 @@ mod auth_hooks;
 mod auth_postgres;
 mod auth_support;
 mod browser_e2e;
+mod browser_recovery;
 mod browser_support;
 mod cli_admin;
 mod config_cli;

@@ -91,6 +91,9 @@ async fn page(
     if kind == FlowKind::Settings {
         polish::settings_sections(&mut form, &page);
     }
+    if kind == FlowKind::Login && flow.state == State::ChooseMethod {
+        polish::code_button_skips_password(&mut form);
+    }
     let return_to = flow.return_to.as_deref();
     let model = json!({
         "form": form,

@@ -128,3 +128,14 @@ pub fn sent_line(page: &Page, flow: &Flow, key: &str) -> Option<String> {
     let ctx = json!({"address": crate::ui::mask_address(&address)});
     crate::ui::catalogue::fill(&page.text(key), ctx.as_object()?)
 }
+
+/// The sign-in form's "Send sign in code" needs no password: that button skips the browser's
+/// check of the required fields of the password method (the server checks what it needs).
+pub fn code_button_skips_password(form: &mut Value) {
+    each_node(form, |group, n| {
+        if group == "code" && n["name"] == "method" && n["value"] == "code" {
+            n["formnovalidate"] = json!(true);
+            n["primary"] = json!(false);
+        }
+    });
+}

@@ -72,7 +72,7 @@ pub(super) async fn page(
         "form": form,
         "sent_to": sent_to,
         "resent": polish::resent_line(&page, &flow),
-        "for_sign_in": !passed && started_by_sign_in(&flow),
+        "for_sign_in": !passed && started_by_sign_in(&reg, &req, &flow),
         "sign_in_next": sign_in_next,
         "waiting": flow.state == State::SentEmail,
         "passed": passed,
@@ -83,9 +83,16 @@ pub(super) async fn page(
     page.render(&reg, StatusCode::OK, "verification", &title, model)
 }
 
-/// A sign-in of an unverified account started this flow (it carries the login's URL).
-fn started_by_sign_in(flow: &Flow) -> bool {
-    flow.request_url.contains("/self-service/login/")
+/// A sign-in of an unverified account sent the person here: the flow carries the login's
+/// URL, or (a code sign-up sent is reused) the browser came from the sign-in page.
+fn started_by_sign_in(reg: &Registry, req: &HttpRequest, flow: &Flow) -> bool {
+    let login_page = format!("{}ui/login", reg.urls.public);
+    let from_login = req
+        .headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|r| r.starts_with(&login_page));
+    from_login || flow.request_url.contains("/self-service/login/")
 }
 
 /// The success form's Continue leads a signed-out person to the sign-in, which then goes
