@@ -107,12 +107,10 @@ impl Delivery {
 
 /// `message` as the decoy of a send to an address with no account: composed and sealed like
 /// a real message, stored `abandoned` and never attempted, so that the send costs what a send
-/// to a known address costs (SECURITY.md C3). `notify_key` is the setting that would have sent
-/// the "invalid" notice instead; operators see the reason in the admin list.
-pub fn as_decoy(mut message: OutboxMessage, notify_key: &str) -> OutboxMessage {
+/// to a known address costs (SECURITY.md C3). `why` completes the reason operators see in the
+/// admin list.
+pub fn as_decoy(mut message: OutboxMessage, why: &str) -> OutboxMessage {
     message.status = crate::persistence::MessageStatus::Abandoned;
-    message.last_error = Some(format!(
-        "not sent: no account has this address ({notify_key} is off)"
-    ));
+    message.last_error = Some(format!("not sent: no account has this address; {why}"));
     message
 }

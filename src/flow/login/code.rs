@@ -15,12 +15,12 @@ use crate::flow::core::{
     Replacement, Request, State, show_error,
 };
 use crate::identity::{Identity, IdentityState};
-use crate::persistence::challenges::{CodeUse, SendResult};
+use crate::persistence::challenges::SendResult;
 use crate::persistence::{Channel, OutboxMessage};
 use crate::schema::Via;
 use crate::strategy::PasswordOrOidc;
 use crate::strategy::code::login::{LoginCodeFields, login_sent_ui};
-use crate::strategy::code::{self, Endings, Target};
+use crate::strategy::code::{self, Endings, Miss, Proved, Target};
 use crate::strategy::oidc::OidcFields;
 use crate::strategy::password::{PasswordFields, identifier_keys};
 use crate::text::{self, Text};
@@ -166,9 +166,18 @@ impl LoginService {
             Admission::Limited { retry_after } => return Err(FlowError::RateLimited(retry_after)),
         }
         let minted = code::mint(&self.deps, Method::Code, now);
+        // An unknown identifier gets the same message composed for nobody, never sent (the
+        // same work either way, see `delivery::as_decoy`).
         let message = match &identity {
-            Some(i) => Some(self.login_message(&flow, &minted, via, &address, i, now)?),
-            None => None,
+            Some(i) => {
+                let who = json!({"id": i.id, "schema_id": i.schema_id, "traits": i.traits});
+                self.login_message(&flow, &minted, via, &address, who, now)?
+            }
+            None => {
+                let nobody = json!({"id": uuid::Uuid::nil(), "schema_id": "", "traits": {}});
+                let decoy = self.login_message(&flow, &minted, via, &address, nobody, now)?;
+                crate::delivery::as_decoy(decoy, "sign-in by code mails only accounts")
+            }
         };
         flow.code_sent(Method::Code, via, &address)?;
         let masked =
@@ -187,7 +196,7 @@ impl LoginService {
             identity_id: identity.as_ref().map(|i| i.id),
             address_id,
         };
-        match code::commit(&self.deps, &flow, &minted, target, message, now).await? {
+        match code::commit(&self.deps, &flow, &minted, target, Some(message), now).await? {
             SendResult::Sent => {
                 flow.challenge.send_count += 1;
                 Ok(Outcome::Show { flow, status: 400 })
@@ -207,13 +216,13 @@ impl LoginService {
         minted: &code::Minted,
         via: Via,
         address: &str,
-        identity: &Identity,
+        identity: Value,
         now: DateTime<Utc>,
     ) -> Result<OutboxMessage, FlowError> {
         let data = json!({
             "to": address,
             "login_code": minted.expose(),
-            "identity": {"id": identity.id, "schema_id": identity.schema_id, "traits": identity.traits},
+            "identity": identity,
             "request_url": flow.request_url,
             "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
             "expires_in_minutes": minted.lifespan_minutes,
@@ -267,44 +276,32 @@ impl LoginService {
             now,
         )
         .await?;
-        let message = match result {
-            CodeUse::Verified {
+        let expired = |at| crate::flow::core::messages::flow_expired(4010001, "login", at, now);
+        let id = match code::settle(result, expired) {
+            Ok(Proved {
                 identity_id: Some(id),
                 ..
-            } => {
-                let Some(identity) = self.deps.store.get_identity(id).await? else {
-                    return Err(FlowError::unexpected("the signed-in identity is gone"));
-                };
-                if identity.state != IdentityState::Active {
-                    let message = crate::flow::core::messages::account_disabled();
-                    return self.login_form_error(success, None, message, now).await;
-                }
-                return self
-                    .finish(success, identity, Method::Code, None, req, now)
-                    .await;
-            }
-            CodeUse::Verified { .. } => {
-                return Err(FlowError::unexpected("a login code names no identity"));
-            }
-            CodeUse::NoMatch => {
+            }) => id,
+            Ok(_) => return Err(FlowError::unexpected("a login code names no identity")),
+            Err(Miss::Wrong) => {
                 return Ok(Outcome::Show {
                     flow: wrong,
                     status: 400,
                 });
             }
-            CodeUse::Completed => {
-                return Ok(crate::flow::core::already_finished(flow, 4010007));
-            }
-            CodeUse::Expired { expired_at } => {
-                let message =
-                    crate::flow::core::messages::flow_expired(4010001, "login", expired_at, now);
-                let why = Replacement::CodeExpired { expired_at };
+            Err(Miss::Completed) => return Ok(crate::flow::core::already_finished(flow, 4010007)),
+            Err(Miss::Replace(message, why)) => {
                 return self.replace_login(&flow, req, message, why, now).await;
             }
-            CodeUse::TooManyAttempts => text::submitted_too_often(),
-            CodeUse::AlreadyUsed => text::code_already_used(),
         };
-        self.replace_login(&flow, req, message, Replacement::Retry, now)
+        let Some(identity) = self.deps.store.get_identity(id).await? else {
+            return Err(FlowError::unexpected("the signed-in identity is gone"));
+        };
+        if identity.state != IdentityState::Active {
+            let message = crate::flow::core::messages::account_disabled();
+            return self.login_form_error(success, None, message, now).await;
+        }
+        self.finish(success, identity, Method::Code, None, req, now)
             .await
     }
 }

@@ -179,4 +179,4 @@ impl RecoveryService {
     }
 }
 
-const NOTIFY_KEY: &str = "selfservice.flows.recovery.notify_unknown_recipients";
+const NOTIFY_KEY: &str = "selfservice.flows.recovery.notify_unknown_recipients is off";

@@ -9,7 +9,7 @@ use super::VerificationService;
 use crate::flow::core::{Flow, FlowError, FlowType, Method, Outcome, Replacement, Request};
 use crate::persistence::challenges::CodeUse;
 use crate::schema::Via;
-use crate::strategy::code::{self, Endings, nodes};
+use crate::strategy::code::{self, Endings, Miss, nodes};
 use crate::text;
 
 impl VerificationService {
@@ -76,35 +76,23 @@ impl VerificationService {
             now,
         )
         .await?;
-        let message = match result {
-            CodeUse::Verified { address_id, .. } => {
+        match code::settle(result, |at| text::verification_expired(at, now)) {
+            Ok(proved) => {
                 let shown = |flow| Outcome::Show { flow, status: 200 };
-                return self
-                    .after_verification(success, address_id, req, now, shown)
-                    .await;
+                self.after_verification(success, proved.address_id, req, now, shown)
+                    .await
             }
-            CodeUse::NoMatch => {
-                return Ok(Outcome::Show {
-                    flow: wrong,
-                    status: 200,
-                });
-            }
-            CodeUse::Completed => {
+            Err(Miss::Wrong) => Ok(Outcome::Show {
+                flow: wrong,
+                status: 200,
+            }),
+            Err(Miss::Completed) => {
                 let message = text::verification_already_done();
-                return self
-                    .replace(&flow, req, message, Replacement::AlreadyDone, now)
-                    .await;
+                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
+                    .await
             }
-            CodeUse::Expired { expired_at } => {
-                let message = text::verification_expired(expired_at, now);
-                let why = Replacement::CodeExpired { expired_at };
-                return self.replace(&flow, req, message, why, now).await;
-            }
-            CodeUse::TooManyAttempts => text::submitted_too_often(),
-            CodeUse::AlreadyUsed => text::code_already_used(),
-        };
-        self.replace(&flow, req, message, Replacement::Retry, now)
-            .await
+            Err(Miss::Replace(message, why)) => self.replace(&flow, req, message, why, now).await,
+        }
     }
 
     pub(super) async fn use_link(

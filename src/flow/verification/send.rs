@@ -338,4 +338,4 @@ impl VerificationService {
     }
 }
 
-const NOTIFY_KEY: &str = "selfservice.flows.verification.notify_unknown_recipients";
+const NOTIFY_KEY: &str = "selfservice.flows.verification.notify_unknown_recipients is off";
