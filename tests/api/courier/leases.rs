@@ -1,6 +1,7 @@
 //! Leases under load and faults, with the real worker loop (`Worker::run`): a provider slower
 //! than lease ÷ batch, a database outage while a message is on the wire, and a worker killed
-//! mid-send. Each message must arrive once (a crash mid-send may repeat that one message).
+//! mid-send. Each message must arrive once (a crash mid-send may repeat that one message). And
+//! a lane is not held by the recording of its last attempt.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -230,4 +231,70 @@ async fn a_database_outage_while_sending_causes_no_second_send() {
     )))
     .execute(&admin)
     .await;
+}
+
+/// A lane takes the next message as soon as the provider has answered: recording the attempt
+/// (a commit, which waits for the disk) happens behind it. Here the first message's record
+/// waits on a row lock the test holds; with one lane, the second message still goes out.
+#[tokio::test]
+async fn a_lane_sends_the_next_message_while_the_last_one_is_being_recorded() {
+    let sink = SmtpSink::start().await;
+    sink.set_data_delay(Duration::from_millis(300));
+    let Some(app) = crate::helpers::spawn_postgres_with(|s| {
+        courier_settings(s, Some(sink.uri()));
+        s.courier.worker.concurrency = 1;
+        s.courier.worker.pull_count = 1;
+        s.courier.worker.pull_wait = GoDuration::from_millis(50);
+    })
+    .await
+    else {
+        return;
+    };
+    let verity::persistence::Store::Postgres(pool) = app.store().clone() else {
+        unreachable!("a Postgres app")
+    };
+    let first = queue(&app, 1, "lane-a").await[0];
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(worker(&app).run(stopped));
+    // Once claimed (and on the wire for 300 ms), its row is locked until the test says so.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut lock = loop {
+        let mut tx = pool.begin().await.unwrap();
+        let claimed: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM courier_messages WHERE id = $1 AND status = 'processing' FOR UPDATE",
+        )
+        .bind(first)
+        .fetch_optional(&mut *tx)
+        .await
+        .unwrap();
+        if claimed.is_some() {
+            break tx;
+        }
+        drop(tx);
+        assert!(
+            Instant::now() < deadline,
+            "the first message was never claimed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let second = queue(&app, 1, "lane-b").await[0];
+    assert_eq!(
+        sink.wait_for(2, Duration::from_secs(5)).await,
+        2,
+        "the second message went out while the first one's record waited"
+    );
+    sqlx::query("SELECT 1").execute(&mut *lock).await.unwrap();
+    lock.commit().await.unwrap();
+    for id in [first, second] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while admin_message(&app, id).await["status"] != "sent" {
+            assert!(Instant::now() < deadline, "{id} was not recorded sent");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let m = admin_message(&app, id).await;
+        assert_eq!(m["dispatches"].as_array().unwrap().len(), 1, "{m}");
+    }
+    let _ = stop.send(true);
+    task.await.unwrap();
+    assert_eq!(sink.mails().len(), 2, "each sent once");
 }
