@@ -114,7 +114,7 @@ impl RecoveryService {
     }
 
     /// The code or link for a known address; for an unknown one, with
-    /// `notify_unknown_recipients`, the `recovery_code`/`recovery` invalid email.
+    /// `notify_unknown_recipients`, the `recovery_code`/`recovery` invalid email, else a decoy.
     fn message(
         &self,
         flow: &Flow,
@@ -129,10 +129,17 @@ impl RecoveryService {
             "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
             "expires_in_minutes": minted.lifespan_minutes,
         });
+        let notify = self.cfg().notify_unknown_recipients;
         let kind = match (owner, minted.method) {
-            (Some(o), method) => {
-                data["identity"] =
-                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
+            (None, Method::Link) if notify => TemplateKind::RecoveryInvalid,
+            (None, _) if notify => TemplateKind::RecoveryCodeInvalid,
+            (owner, method) => {
+                data["identity"] = match owner {
+                    Some(o) => {
+                        json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0})
+                    }
+                    None => json!({"id": uuid::Uuid::nil(), "schema_id": "", "traits": {}}),
+                };
                 if method == Method::Link {
                     let url = link::url(
                         &self.deps.public,
@@ -147,18 +154,21 @@ impl RecoveryService {
                     TemplateKind::RecoveryCodeValid
                 }
             }
-            (None, _) if !self.cfg().notify_unknown_recipients => return Ok(None),
-            (None, Method::Link) => TemplateKind::RecoveryInvalid,
-            (None, _) => TemplateKind::RecoveryCodeInvalid,
         };
         let expires = Some(minted.expires_at);
-        Ok(Some(self.deps.courier.compose(
-            Channel::Email,
-            address,
-            kind,
-            &data,
-            expires,
-            now,
-        )?))
+        let mut message =
+            self.deps
+                .courier
+                .compose(Channel::Email, address, kind, &data, expires, now)?;
+        // An unknown address gets a decoy: the same message composed and sealed, written as
+        // `abandoned` and never sent, so both paths cost the same (as verification does).
+        if owner.is_none() && !notify {
+            message.status = crate::persistence::MessageStatus::Abandoned;
+            message.last_error = Some(DECOY_REASON.into());
+        }
+        Ok(Some(message))
     }
 }
+
+/// Why a recovery decoy was never sent (shown to operators in the admin list).
+pub const DECOY_REASON: &str = "not sent: no account has this address (selfservice.flows.recovery.notify_unknown_recipients is off)";
