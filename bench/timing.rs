@@ -23,6 +23,7 @@ use verity::hash::PasswordHasher;
 use verity::startup::Application;
 
 #[path = "support.rs"]
+#[allow(dead_code)] // shared with the other benches; this one uses part of it
 mod support;
 use support::{cleanup, settings};
 
@@ -216,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)] // the bench has no test harness (`harness = false`)
     use super::*;
 
     #[test]

@@ -32,6 +32,7 @@ pub struct BatchItem {
 /// What became of one patch: created, refused with its own error, or nothing to do (a patch
 /// without `create`, which Kratos answers with `null`).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per batch item, returned at once: boxing buys nothing
 pub enum BatchResult {
     Created(Identity),
     Failed(IdentityError),
