@@ -32,7 +32,7 @@ pub enum CleanupCommand {
     },
 }
 
-pub async fn run(cmd: CleanupCommand, config: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(cmd: CleanupCommand, config: Vec<PathBuf>) -> anyhow::Result<()> {
     let CleanupCommand::Sql {
         from_env,
         keep_last,

@@ -35,7 +35,7 @@ pub enum CourierCommand {
     },
 }
 
-pub async fn run(command: CourierCommand, config: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(command: CourierCommand, config: Vec<PathBuf>) -> anyhow::Result<()> {
     match command {
         CourierCommand::Watch { dev } => watch(config, dev).await,
         CourierCommand::Bench {
@@ -46,7 +46,7 @@ pub async fn run(command: CourierCommand, config: Option<PathBuf>) -> anyhow::Re
     }
 }
 
-async fn watch(config: Option<PathBuf>, dev: bool) -> anyhow::Result<()> {
+async fn watch(config: Vec<PathBuf>, dev: bool) -> anyhow::Result<()> {
     let source = super::serve::config_source(config, dev)?;
     let settings = config::load(&source, std::env::vars())?;
     crate::telemetry::init(&settings.log);

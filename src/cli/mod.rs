@@ -19,10 +19,18 @@ use clap::{Parser, Subcommand};
     about = "A self-hosted identity server with email and phone verification, wire-compatible with Ory Kratos"
 )]
 pub struct Cli {
-    /// Config file (YAML, Kratos key names), before or after the command as with Kratos.
+    /// Config file (YAML, Kratos key names), before or after the command as with Kratos;
+    /// repeat it (or separate with commas) to layer files, later ones winning (give them all
+    /// on the same side of the command).
     /// Default: ./config.yml, or the bundled one with `serve --dev`.
-    #[arg(short, long, env = "VERITY_CONFIG", global = true)]
-    config: Option<PathBuf>,
+    #[arg(
+        short,
+        long,
+        env = "VERITY_CONFIG",
+        global = true,
+        value_delimiter = ','
+    )]
+    config: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -119,7 +127,7 @@ fn validate_schema(file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn validate_config(config: Option<PathBuf>) -> anyhow::Result<()> {
+fn validate_config(config: Vec<PathBuf>) -> anyhow::Result<()> {
     let source = serve::config_source(config, false)?;
     let settings = crate::config::load(&source, std::env::vars())?;
     let sources: Vec<(String, String)> = settings

@@ -22,9 +22,12 @@ pub struct ServeArgs {
     sqa_opt_out: bool,
 }
 
-pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ConfigSource> {
-    if let Some(path) = config {
-        return Ok(ConfigSource::File(path));
+pub fn config_source(config: Vec<PathBuf>, dev: bool) -> anyhow::Result<ConfigSource> {
+    let mut config = config;
+    match config.len() {
+        0 => {}
+        1 => return Ok(ConfigSource::File(config.remove(0))),
+        _ => return Ok(ConfigSource::Files(config)),
     }
     let local = PathBuf::from("config.yml");
     if local.exists() {
@@ -36,7 +39,7 @@ pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<Confi
     bail!("no configuration: pass --config FILE (or run with --dev to use the bundled config.yml)")
 }
 
-pub async fn run(args: ServeArgs, config: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, config: Vec<PathBuf>) -> anyhow::Result<()> {
     let source = config_source(config, args.dev)?;
     let mut settings = config::load(&source, std::env::vars())?;
     if args.watch_courier {
@@ -109,7 +112,7 @@ pub(super) async fn shutdown_signal() {
 }
 
 /// Used by `migrate sql -e`: the DSN from the environment, else from the config file.
-pub fn dsn_from_env_or_config(config: Option<PathBuf>) -> anyhow::Result<String> {
+pub fn dsn_from_env_or_config(config: Vec<PathBuf>) -> anyhow::Result<String> {
     if let Ok(dsn) = std::env::var("DSN") {
         return Ok(dsn);
     }

@@ -16,6 +16,9 @@ pub const BUNDLED_CONFIG: &str = include_str!("../../config.yml");
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
     File(PathBuf),
+    /// Several files (`-c a.yml -c b.yml`), each overriding the ones before it, as Kratos
+    /// merges them: maps merge key by key, lists and values are replaced.
+    Files(Vec<PathBuf>),
     /// The bundled `config.yml`, compiled into the binary.
     Bundled,
 }
@@ -24,6 +27,11 @@ impl ConfigSource {
     pub fn describe(&self) -> String {
         match self {
             Self::File(p) => p.display().to_string(),
+            Self::Files(ps) => ps
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             Self::Bundled => "the bundled config.yml".into(),
         }
     }
@@ -32,6 +40,7 @@ impl ConfigSource {
     pub fn base_dir(&self) -> Option<&Path> {
         match self {
             Self::File(p) => p.parent(),
+            Self::Files(ps) => ps.first().and_then(|p| p.parent()),
             Self::Bundled => None,
         }
     }
@@ -67,31 +76,30 @@ pub fn load(
     source: &ConfigSource,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, ConfigError> {
-    let (text, file_provider): (String, Data<SaphyrYaml>) = match source {
-        ConfigSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            (text, SaphyrYaml::file_exact(path))
-        }
-        ConfigSource::Bundled => (
+    let files: Vec<(String, Data<SaphyrYaml>, String)> = match source {
+        ConfigSource::File(path) => vec![read(path)?],
+        ConfigSource::Files(paths) => paths.iter().map(|p| read(p)).collect::<Result<_, _>>()?,
+        ConfigSource::Bundled => vec![(
             BUNDLED_CONFIG.to_owned(),
             SaphyrYaml::string(BUNDLED_CONFIG),
-        ),
+            source.describe(),
+        )],
     };
-    let base: Value = if text.trim().is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Syntax {
-            path: source.describe(),
-            message: e.to_string(),
-        })?
-    };
+    let mut base = Value::Object(Default::default());
+    for (text, _, name) in &files {
+        if !text.trim().is_empty() {
+            let value: Value = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+                path: name.clone(),
+                message: e.to_string(),
+            })?;
+            merge_into(&mut base, value);
+        }
+    }
     let schema = serde_json::to_value(schemars::schema_for!(Settings))
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    let figment = Figment::new()
-        .merge(file_provider)
+    let figment = files
+        .into_iter()
+        .fold(Figment::new(), |f, (_, provider, _)| f.merge(provider))
         .merge(KratosEnv::new(&schema, &base, env));
     let mut merged: Value = figment
         .extract()
@@ -117,6 +125,35 @@ pub fn load(
             }
             Err(ConfigError::Invalid(problems.join("\n")))
         }
+    }
+}
+
+fn read(path: &Path) -> Result<(String, Data<SaphyrYaml>, String), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((
+        text,
+        SaphyrYaml::file_exact(path),
+        path.display().to_string(),
+    ))
+}
+
+/// A later file over an earlier one: maps merge, anything else is replaced.
+fn merge_into(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_into(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
     }
 }
 
@@ -182,10 +219,14 @@ fn describe(err: figment::Error, figment: &Figment, source: &ConfigSource) -> Ve
     use figment::error::Kind;
     err.into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() {
+            let mut path = e.path.clone();
+            if let Kind::MissingField(f) = &e.kind {
+                path.push(f.to_string());
+            }
+            let key = if path.is_empty() {
                 "(top level)".to_owned()
             } else {
-                e.path.join(".")
+                path.join(".")
             };
             let origin = match figment.find_metadata(&key) {
                 Some(m) if m.name == "environment variable" => {
@@ -195,10 +236,14 @@ fn describe(err: figment::Error, figment: &Figment, source: &ConfigSource) -> Ve
                         m.interpolate(&figment::Profile::Default, &keys)
                     )
                 }
-                _ => format!(" (in {})", source.describe()),
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(p)) => format!(" (in {})", p.display()),
+                    _ => format!(" (in {})", source.describe()),
+                },
+                None => format!(" (in {})", source.describe()),
             };
             let fix = match &e.kind {
-                Kind::MissingField(f) => format!("add `{f}`"),
+                Kind::MissingField(_) => "add it (or set its environment variable)".to_owned(),
                 Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
                     format!("give {}", plain_type(expected))
                 }
@@ -366,6 +411,37 @@ mod tests {
         );
         assert!(w.contains("ciphers.algorithm"), "{w}");
         assert_eq!(s.warnings.len(), 2, "{w}");
+    }
+
+    #[test]
+    fn later_files_override_earlier_ones() {
+        let dir = std::env::temp_dir().join(format!("verity-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.yml"), dir.join("b.yml"));
+        std::fs::write(
+            &a,
+            format!("{MINIMAL}serve:\n  public:\n    port: 1\n    host: 0.0.0.0\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            "serve:\n  public:\n    port: 2\n  admin:\n    port: eighty\n",
+        )
+        .unwrap();
+        let source = ConfigSource::Files(vec![a.clone(), b.clone()]);
+        let err = load(&source, std::iter::empty()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("(in {})", b.display())),
+            "the file that set it: {err}"
+        );
+        std::fs::write(&b, "serve:\n  public:\n    port: 2\n").unwrap();
+        let s = load(&source, [("SERVE_ADMIN_PORT".to_owned(), "3".to_owned())]).unwrap();
+        assert_eq!(
+            (s.serve.public.port, s.serve.admin.port),
+            (Some(2), Some(3))
+        );
+        assert_eq!(s.serve.public.host, "0.0.0.0", "maps merge");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -67,6 +67,21 @@ impl TemplateKind {
         }
     }
 
+    /// The `template_type` the Kratos v26.2 SDKs accept (their enum holds Kratos's own kinds
+    /// and `stub`): Verity's own kinds read `stub` there, and their name goes in
+    /// `verity_template_type` beside it.
+    pub fn kratos_type(template_type: &str) -> &str {
+        match Self::parse(template_type) {
+            Some(
+                Self::VerifiableAddressChanged
+                | Self::PhoneVerificationCode
+                | Self::RegistrationDuplicate
+                | Self::PasswordChanged,
+            ) => "stub",
+            _ => template_type,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }

@@ -3,7 +3,9 @@
 //! and argon2id (PHC), `$pbkdf2-sha{1,224,256,384,512}$i=…,l=…$salt$hash` (unpadded base64),
 //! `$scrypt$ln=<N>,r=…,p=…$salt$hash` (N itself, a power of two), Firebase's
 //! `$firescrypt$ln=<log2 N>,r=…,p=…$salt$hash$separator$signer_key`, `$md5$hash` and
-//! `$md5$pf=<format>$salt$hash`, and LDAP's `{SSHA}`, `{SSHA256}`, `{SSHA512}`.
+//! `$md5$pf=<format>$salt$hash`, `$sha{1,256,512}$pf=<format>$salt$hash`,
+//! `$hmac-<digest>$<hex digest, base64>$<key>`, and LDAP's `{SSHA}`, `{SSHA256}`, `{SSHA512}`.
+//! (Kratos's md5-crypt and sha-crypt forms are refused at import.)
 //! Parsing happens at import (a hash that will never verify is refused then); checking is
 //! CPU work the caller runs on the blocking pool.
 
@@ -11,6 +13,8 @@ use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use sha2::Digest;
+
+pub use super::digests::{HmacKind, ShaKind};
 use subtle::ConstantTimeEq;
 
 /// A parsed stored hash.
@@ -49,36 +53,19 @@ pub enum Stored {
         salt: Vec<u8>,
         hash: Vec<u8>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShaKind {
-    Sha1,
-    Sha224,
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl ShaKind {
-    fn digest(self, input: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Sha1 => sha1::Sha1::digest(input).to_vec(),
-            Self::Sha224 => sha2::Sha224::digest(input).to_vec(),
-            Self::Sha256 => sha2::Sha256::digest(input).to_vec(),
-            Self::Sha384 => sha2::Sha384::digest(input).to_vec(),
-            Self::Sha512 => sha2::Sha512::digest(input).to_vec(),
-        }
-    }
-    fn len(self) -> usize {
-        match self {
-            Self::Sha1 => 20,
-            Self::Sha224 => 28,
-            Self::Sha256 => 32,
-            Self::Sha384 => 48,
-            Self::Sha512 => 64,
-        }
-    }
+    /// `$sha256$pf=…`: the digest of the format with `{SALT}` and `{PASSWORD}` filled in.
+    Sha {
+        digest: ShaKind,
+        format: String,
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
+    /// The lower-case hex of HMAC(key, password).
+    Hmac {
+        digest: HmacKind,
+        key: Vec<u8>,
+        hex: Vec<u8>,
+    },
 }
 
 /// Why a hash cannot be used, for the import's error message.
@@ -171,6 +158,33 @@ pub fn parse(stored: &str) -> Result<Stored, String> {
             }
             _ => Err("expected $md5$<hash> or $md5$pf=<format>$<salt>$<hash>".into()),
         };
+    }
+    if matches!(head, "sha1" | "sha256" | "sha512") {
+        let digest = sha_kind(head).ok_or("unknown sha digest")?;
+        let [_, _, pf, salt, hash] = parts[..] else {
+            return Err(format!("expected ${head}$pf=<format>$<salt>$<hash>"));
+        };
+        let pf = pf.strip_prefix("pf=").ok_or("expected pf=<format>")?;
+        return Ok(Stored::Sha {
+            digest,
+            format: String::from_utf8(b64(pf)?).map_err(|_| "pf is not text")?,
+            salt: b64(salt)?,
+            hash: b64(hash)?,
+        });
+    }
+    if let Some(alg) = head.strip_prefix("hmac-") {
+        let digest = match alg {
+            "md5" => HmacKind::Md5,
+            other => HmacKind::Sha(sha_kind(other).ok_or("unknown hmac digest")?),
+        };
+        let [_, _, hash, key] = parts[..] else {
+            return Err("expected $hmac-<digest>$<hash>$<key>".into());
+        };
+        return Ok(Stored::Hmac {
+            digest,
+            hex: b64(hash)?,
+            key: b64(key)?,
+        });
     }
     for (tag, digest) in [
         ("{SSHA}", ShaKind::Sha1),
@@ -302,6 +316,13 @@ pub fn verify(password: &[u8], text: &str, stored: &Stored) -> bool {
             };
             same(&md5::Md5::digest(&input), hash)
         }
+        Stored::Sha {
+            digest,
+            format,
+            salt,
+            hash,
+        } => same(&digest.digest(&fill(format, password, salt)), hash),
+        Stored::Hmac { digest, key, hex } => same(digest.hex(key, password).as_bytes(), hex),
         Stored::Ssha { digest, salt, hash } => {
             let mut input = password.to_vec();
             input.extend_from_slice(salt);

@@ -50,6 +50,32 @@ fn pbkdf2_scrypt_md5_and_ssha_verify() {
 }
 
 #[test]
+fn sha_with_a_format_and_hmac_verify() {
+    let sha = format!(
+        "$sha256$pf={}${}${}",
+        STANDARD.encode("{PASSWORD}{SALT}"),
+        STANDARD.encode("pepper"),
+        STANDARD.encode(sha2::Sha256::digest(b"testpepper"))
+    );
+    assert!(check("test", &sha));
+    assert!(!check("pepper", &sha));
+    // HMAC-SHA256(key "key", "test") in hex, as a Kratos export holds it.
+    let hex = HmacKind::Sha(ShaKind::Sha256).hex(b"key", b"test");
+    assert_eq!(
+        hex,
+        "02afb56304902c656fcb737cdd03de6205bb6d401da2812efd9b2d36a08af159"
+    );
+    let hmac = format!(
+        "$hmac-sha256${}${}",
+        STANDARD.encode(&hex),
+        STANDARD.encode("key")
+    );
+    assert!(check("test", &hmac));
+    assert!(!check("tesT", &hmac));
+    assert!(parse("$hmac-md4$AA==$AA==").is_err());
+}
+
+#[test]
 fn bcrypt_and_firebase_verify() {
     let b = bcrypt::hash("test", 4).unwrap();
     assert!(check("test", &b));

@@ -3,6 +3,7 @@
 //! `hashers.algorithm` (argon2id, or bcrypt as Kratos offers); stored hashes of every form in
 //! `imported` verify, and `needs_rehash` says which to replace at the next sign-in.
 
+mod digests;
 mod imported;
 
 use std::sync::Arc;

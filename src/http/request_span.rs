@@ -60,7 +60,7 @@ fn quiet_health(request: &ServiceRequest) -> bool {
     if !matches!(request.path(), "/health/alive" | "/health/ready") {
         return false;
     }
-    let Some(reg) = request.app_data::<actix_web::web::Data<crate::startup::Registry>>() else {
+    let Some(reg) = request.app_data::<actix_web::web::Data<crate::http::AppState>>() else {
         return false;
     };
     let serve = &reg.settings.serve;

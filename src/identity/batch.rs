@@ -29,12 +29,11 @@ pub struct BatchItem {
     pub patch_id: Option<Uuid>,
 }
 
-/// What became of one patch: created, refused with its own error, or nothing to do (a patch
+/// What became of one patch: created (its id), refused with its own error, or nothing to do (a patch
 /// without `create`, which Kratos answers with `null`).
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // one per batch item, returned at once: boxing buys nothing
 pub enum BatchResult {
-    Created(Identity),
+    Created(Uuid),
     Failed(IdentityError),
     Skipped,
 }
@@ -109,7 +108,7 @@ impl IdentityService {
             let result = match item.create {
                 None => BatchResult::Skipped,
                 Some(input) => match self.create(input, now).await {
-                    Ok(identity) => BatchResult::Created(identity),
+                    Ok(identity) => BatchResult::Created(identity.id),
                     Err(e @ (IdentityError::Store(_) | IdentityError::Hash(_))) => return Err(e),
                     Err(e) => BatchResult::Failed(e),
                 },

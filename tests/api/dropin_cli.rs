@@ -37,6 +37,40 @@ fn migrate_sql_takes_the_config_before_or_after_the_command() {
 }
 
 #[test]
+fn migrate_sql_status_up_and_down_as_kratos_spells_them() {
+    let dir = TempDir::new();
+    let dsn = format!("sqlite://{}/u.sqlite?mode=rwc", dir.0.display());
+    let status = verity()
+        .args(["migrate", "sql", "status", &dsn])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success() && text.contains("pending"),
+        "{text}"
+    );
+    let status_again = verity()
+        .args(["migrate", "sql", "status", &dsn])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status_again.stdout).contains("pending"),
+        "status applies nothing"
+    );
+    let up = verity()
+        .args(["migrate", "sql", "up", "--yes", &dsn])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&up.stdout).contains("Applied"));
+    let down = verity()
+        .args(["migrate", "sql", "down", "-e", "--yes", "1"])
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("forward only"));
+}
+
+#[test]
 fn serve_accepts_kratos_flags_and_starts() {
     let dir = TempDir::new();
     let dsn = format!("sqlite://{}/s.sqlite?mode=rwc", dir.0.display());
@@ -254,4 +288,33 @@ async fn the_identities_client_reads_kratos_admin_url() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("kratos-url@example.com"), "{text}");
+}
+
+#[test]
+fn several_config_files_layer_in_order() {
+    let dir = TempDir::new();
+    let over = dir.0.join("override.yml");
+    std::fs::write(&over, "hashers:\n  bcrypt:\n    cost: 99\n").unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/kratos/kratos.yml");
+    let over = over.to_str().unwrap();
+    let bad = verity()
+        .args(["-c", fixture, "-c", over, "config", "validate"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("hashers.bcrypt.cost"),
+        "{err}"
+    );
+    std::fs::write(over, "hashers:\n  bcrypt:\n    cost: 10\n").unwrap();
+    let good = verity()
+        .args(["config", "validate"])
+        .env("VERITY_CONFIG", format!("{fixture},{over}"))
+        .output()
+        .unwrap();
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
 }

@@ -44,7 +44,31 @@ fn imported_hashes() -> Vec<(&'static str, String)> {
     );
     let mut ssha = sha1::Sha1::digest(format!("{PASSWORD}NaCl").as_bytes()).to_vec();
     ssha.extend_from_slice(b"NaCl");
+    let sha = format!(
+        "$sha512$pf={}${}${}",
+        STANDARD.encode("{SALT}{PASSWORD}"),
+        STANDARD.encode("pepper"),
+        STANDARD.encode(sha2::Sha512::digest(format!("pepper{PASSWORD}").as_bytes()))
+    );
+    let hmac = {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"hmac-key").unwrap();
+        mac.update(PASSWORD.as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!(
+            "$hmac-sha256${}${}",
+            STANDARD.encode(hex),
+            STANDARD.encode("hmac-key")
+        )
+    };
     vec![
+        ("sha512", sha),
+        ("hmac", hmac),
         ("firescrypt", firebase_scrypt(salt)),
         ("bcrypt", bcrypt::hash(PASSWORD, 4).unwrap()),
         ("argon2i", argon2i),

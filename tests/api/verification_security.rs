@@ -323,3 +323,44 @@ async fn known_and_unknown_addresses_take_about_the_same_time() {
     }
     panic!("median known vs unknown differ by 5 ms or more in every round: {seen:?}");
 }
+
+/// Links in messages come from `serve.public.base_url`, never from the request's `Host`
+/// (SECURITY.md F4): a spoofed Host cannot point a victim's link at the attacker.
+#[tokio::test]
+async fn links_in_messages_ignore_a_spoofed_host_header() {
+    let app = spawn_app().await;
+    let email = "host-header@example.com";
+    create_email_identity(&app, email).await;
+    let http = reqwest::Client::new();
+    let flow: Value = http
+        .get(format!("{}/self-service/verification/api", app.public))
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let action = format!(
+        "{}/self-service/verification?flow={}",
+        app.public,
+        flow["id"].as_str().unwrap()
+    );
+    let sent = http
+        .post(&action)
+        .header("host", "attacker.example")
+        .header(ACCEPT, "application/json")
+        .json(&serde_json::json!({"method": "code", "email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let message = &wait_messages(&app, email, 1).await[0];
+    let body = message["body"].as_str().unwrap();
+    assert!(!body.contains("attacker.example"), "{body}");
+    assert!(
+        body.contains(&format!("{}/self-service/verification?", app.public)),
+        "{body}"
+    );
+    assert!(!flow.to_string().contains("attacker.example"), "{flow}");
+}

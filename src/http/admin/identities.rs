@@ -210,7 +210,7 @@ fn batch_answer(patch_id: Option<uuid::Uuid>, result: BatchResult) -> Value {
         BatchResult::Skipped => return Value::Null,
         BatchResult::Created(i) => {
             a.insert("action".into(), json!("create"));
-            a.insert("identity".into(), json!(i.id));
+            a.insert("identity".into(), json!(i));
         }
         BatchResult::Failed(e) => {
             a.insert("action".into(), json!("error"));

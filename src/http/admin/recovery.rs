@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::flow::recovery::{AdminIssue, AdminIssued};
+use crate::http::AppState as Registry;
 use crate::http::flows::errors::api_error;
 use crate::http::{ApiError, method_not_allowed, now};
-use crate::startup::Registry;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -86,7 +86,7 @@ impl Op {
         self.replies = r;
         self
     }
-    /// A route documented before it exists; none is pending now.
+    // No route is pending today; the mark stays for routes documented before they are built.
     #[allow(dead_code)]
     pub(super) const fn pending(mut self) -> Self {
         self.pending = true;
