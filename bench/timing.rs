@@ -217,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)] // the bench has no test harness (`harness = false`)
     use super::*;
 
     #[test]

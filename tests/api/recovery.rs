@@ -211,6 +211,13 @@ async fn an_unknown_address_is_answered_alike() {
         assert_eq!(a["state"], b["state"]);
         assert_eq!(message_ids(&a), message_ids(&b));
         assert!(inbox(&app, &unknown).await.is_empty(), "nothing sent");
+        // A decoy was composed and stored, never to be sent: both paths cost the same.
+        assert_eq!(
+            crate::verification_support::decoys(&app, &unknown)
+                .await
+                .len(),
+            1
+        );
         let r = submit_code(&app, &FlowClient::new(kind), &b, "123456").await;
         assert_ne!(r.status, 500);
     }
