@@ -214,19 +214,3 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     cleanup(scratch).await
 }
-
-#[cfg(test)]
-mod tests {
-    #[allow(unused_imports)] // the bench has no test harness (`harness = false`)
-    use super::*;
-
-    #[test]
-    fn ks_of_equal_samples_is_zero_and_of_disjoint_ones_is_one() {
-        let a: Vec<Duration> = (1..=50).map(Duration::from_millis).collect();
-        assert_eq!(kolmogorov_smirnov(&a, &a).0, 0.0);
-        let b: Vec<Duration> = (100..150).map(Duration::from_millis).collect();
-        let (d, p) = kolmogorov_smirnov(&a, &b);
-        assert_eq!(d, 1.0);
-        assert!(p < 1e-10, "{p}");
-    }
-}
