@@ -159,7 +159,13 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
     assert_eq!(done["state"], "passed_challenge");
     // The emailed link carries the code in its query string.
     let link = format!("{action}&code={code}");
-    let opened = http.get(&link).send().await.unwrap();
+    // Opened as a browser opens it, keeping cookies: the flow that replaces the finished one
+    // is a browser flow bound to the cookie set on the way.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let opened = browser.get(&link).send().await.unwrap();
     assert!(opened.status().is_success() || opened.status().is_redirection());
 
     // Sign-up and login passwords, the session token and a logout token in a URL.
