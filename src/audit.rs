@@ -72,6 +72,9 @@ pub enum AuditEvent<'a> {
     PasswordChanged(Actor<'a>),
     /// An address trait was added, changed or removed in settings.
     AddressChanged(Actor<'a>),
+    /// A never-verified identity past `identity.unverified_lifespan` was removed because a
+    /// sign-up named one of its addresses.
+    UnverifiedIdentityRemoved(Actor<'a>),
     RecoveryRequested(Actor<'a>),
     RecoveryCompleted(Actor<'a>),
     /// A request authenticated with a partner API key (`key_id` is the key's id, not secret).
@@ -127,6 +130,7 @@ impl<'a> AuditEvent<'a> {
             }
             E::PasswordChanged(a) => ("password_changed", Success, *a, None),
             E::AddressChanged(a) => ("address_changed", Success, *a, None),
+            E::UnverifiedIdentityRemoved(a) => ("unverified_identity_removed", Success, *a, None),
             E::RecoveryRequested(a) => ("recovery_requested", Success, *a, None),
             E::RecoveryCompleted(a) => ("recovery_completed", Success, *a, None),
             E::ApiKeyUsed { key_id, actor } => ("api_key_used", Success, *actor, key(key_id)),

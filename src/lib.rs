@@ -2,6 +2,7 @@
 //! with Ory Kratos.
 
 pub mod audit;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod courier;

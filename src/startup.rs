@@ -95,7 +95,7 @@ impl Application {
             source.base_dir(),
         )
         .context("loading identity schemas failed")?;
-        let hasher = PasswordHasher::new(&settings.hashers.argon2)
+        let hasher = PasswordHasher::from_config(&settings.hashers)
             .context("invalid hashers.argon2 settings")?;
         let identities = IdentityService::new(store.clone(), Arc::new(schemas), hasher.clone());
         if settings.signing_secrets().is_empty() {
@@ -140,9 +140,13 @@ impl Application {
         let sms_policy =
             crate::delivery::sms_policy::SmsPolicy::new(&settings.protection.sms, limiter.clone())
                 .map_err(anyhow::Error::msg)?;
-        // CORS origins join the allowed ones once serve.public.cors exists.
-        let guards =
-            crate::http::protect::Guards::new(&settings, &urls, &[]).map_err(anyhow::Error::msg)?;
+        // An origin CORS allows may also send state-changing requests past the cross-site guard.
+        let mut cors_origins = crate::http::cors::Cors::guard_origins(&settings.serve.public.cors);
+        cors_origins.extend(crate::http::cors::Cors::guard_origins(
+            &settings.serve.admin.cors,
+        ));
+        let guards = crate::http::protect::Guards::new(&settings, &urls, &cors_origins)
+            .map_err(anyhow::Error::msg)?;
         let phone = crate::phone::PhoneService::new(
             store.clone(),
             courier.clone(),
@@ -179,6 +183,7 @@ impl Application {
             registration: RegistrationService::new(flows.clone()),
             login: LoginService::new(flows.clone()),
             settings_flow: SettingsService::new(flows.clone()),
+            recovery: crate::flow::recovery::RecoveryService::new(flows.clone()),
             flows,
             errors: crate::flow::errors::ErrorReports::new(store.clone()),
             sessions,
@@ -260,6 +265,14 @@ impl Application {
                         .run_fallbacks(stop_courier.subscribe()),
                 )
             });
+        let cleanup = self.registry.settings.database.cleanup.every.map(|every| {
+            tokio::spawn(crate::cleanup::schedule(
+                self.store.clone(),
+                self.registry.settings.database.cleanup.clone(),
+                every.std().max(std::time::Duration::from_secs(1)),
+                stop_courier.subscribe(),
+            ))
+        });
         // A `Server` future runs the server's own command loop, so it must be polled until the
         // stop completes; dropping it instead stops at once and cuts the requests in flight.
         let (mut public, mut admin) = (self.public, self.admin);
@@ -281,6 +294,9 @@ impl Application {
             let _ = task.await;
         }
         if let Some(task) = fallback {
+            let _ = task.await;
+        }
+        if let Some(task) = cleanup {
             let _ = task.await;
         }
         self.store.close().await;
@@ -321,8 +337,14 @@ fn serve(
         "admin" => Port::Admin,
         _ => Port::Public,
     };
+    let endpoint = match api {
+        "admin" => &data.settings.serve.admin,
+        _ => &data.settings.serve.public,
+    };
+    let cors = Arc::new(http::cors::Cors::new(&endpoint.cors));
     let server = HttpServer::new(move || {
         let (json, query, path, payload) = http::extractor_config(body_limit);
+        let cors = cors.clone();
         App::new()
             .wrap(from_fn(move |req, next| {
                 http::protect::guard(guard_port, body_limit, req, next)
@@ -334,7 +356,11 @@ fn serve(
             .wrap(actix_web::middleware::from_fn(
                 http::drain::refuse_while_draining,
             ))
+            .wrap(from_fn(move |req, next| {
+                http::cors::cors(cors.clone(), req, next)
+            }))
             .wrap(TracingLogger::<http::RedactedRootSpan>::new())
+            .wrap(from_fn(http::clean_path::clean_path))
             .app_data(data.clone())
             .app_data(json)
             .app_data(query)

@@ -172,3 +172,6 @@ pub fn verification_already_done_as(id: u32) -> Text {
         ..verification_already_done()
     }
 }
+
+mod codes;
+pub use codes::*;

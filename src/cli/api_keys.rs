@@ -6,15 +6,10 @@ use super::client::Admin;
 
 #[derive(clap::Args, Debug)]
 pub struct ApiKeysArgs {
-    /// Admin API base URL.
-    #[arg(
-        short,
-        long,
-        env = "VERITY_ADMIN_URL",
-        default_value = "http://127.0.0.1:4434/",
-        global = true
-    )]
-    endpoint: String,
+    /// Admin API base URL; else $VERITY_ADMIN_URL, else $KRATOS_ADMIN_URL, else
+    /// http://127.0.0.1:4434/.
+    #[arg(short, long, env = "VERITY_ADMIN_URL", global = true)]
+    endpoint: Option<String>,
     #[command(subcommand)]
     command: ApiKeysCommand,
 }
@@ -42,7 +37,8 @@ enum ApiKeysCommand {
 }
 
 pub async fn run(args: ApiKeysArgs) -> anyhow::Result<()> {
-    let admin = Admin::new(args.endpoint)?;
+    let endpoint = super::client::admin_url(args.endpoint, std::env::var("KRATOS_ADMIN_URL").ok());
+    let admin = Admin::new(endpoint)?;
     let http = &admin.http;
     let url = |p: &str| admin.url(&format!("api-keys{p}"));
     let out = match args.command {

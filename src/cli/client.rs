@@ -7,17 +7,19 @@ use serde_json::Value;
 
 #[derive(clap::Args, Debug)]
 pub struct IdentitiesArgs {
-    /// Admin API base URL.
-    #[arg(
-        short,
-        long,
-        env = "VERITY_ADMIN_URL",
-        default_value = "http://127.0.0.1:4434/",
-        global = true
-    )]
-    endpoint: String,
+    /// Admin API base URL; else $VERITY_ADMIN_URL, else $KRATOS_ADMIN_URL (Kratos's
+    /// variable), else http://127.0.0.1:4434/.
+    #[arg(short, long, env = "VERITY_ADMIN_URL", global = true)]
+    endpoint: Option<String>,
     #[command(subcommand)]
     command: IdentitiesCommand,
+}
+
+/// The flag or $VERITY_ADMIN_URL (clap reads both), else Kratos's $KRATOS_ADMIN_URL.
+pub(super) fn admin_url(given: Option<String>, kratos: Option<String>) -> String {
+    given
+        .or(kratos.filter(|k| !k.trim().is_empty()))
+        .unwrap_or_else(|| "http://127.0.0.1:4434/".to_owned())
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -126,7 +128,8 @@ fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
 }
 
 pub async fn run(args: IdentitiesArgs) -> anyhow::Result<()> {
-    let admin = Admin::new(args.endpoint)?;
+    let endpoint = admin_url(args.endpoint, std::env::var("KRATOS_ADMIN_URL").ok());
+    let admin = Admin::new(endpoint)?;
     match args.command {
         IdentitiesCommand::List { identifier } => {
             let mut url = admin.url("identities");
@@ -220,4 +223,18 @@ async fn import(admin: &Admin, files: &[PathBuf]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kratos_admin_url_is_the_fallback() {
+        use super::admin_url;
+        assert_eq!(
+            admin_url(Some("http://a/".into()), Some("http://k/".into())),
+            "http://a/"
+        );
+        assert_eq!(admin_url(None, Some("http://k/".into())), "http://k/");
+        assert_eq!(admin_url(None, None), "http://127.0.0.1:4434/");
+    }
 }

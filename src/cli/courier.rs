@@ -17,9 +17,6 @@ use crate::persistence::{MessageStatus, Store};
 pub enum CourierCommand {
     /// Send queued messages until interrupted (Kratos's `courier watch`).
     Watch {
-        /// Config file (YAML, Kratos key names).
-        #[arg(short, long, env = "VERITY_CONFIG")]
-        config: Option<PathBuf>,
         /// Development mode: apply migrations and use the dev inbox when no transport is set.
         #[arg(long)]
         dev: bool,
@@ -38,9 +35,9 @@ pub enum CourierCommand {
     },
 }
 
-pub async fn run(command: CourierCommand) -> anyhow::Result<()> {
+pub async fn run(command: CourierCommand, config: Vec<PathBuf>) -> anyhow::Result<()> {
     match command {
-        CourierCommand::Watch { config, dev } => watch(config, dev).await,
+        CourierCommand::Watch { dev } => watch(config, dev).await,
         CourierCommand::Bench {
             messages,
             workers,
@@ -49,7 +46,7 @@ pub async fn run(command: CourierCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn watch(config: Option<PathBuf>, dev: bool) -> anyhow::Result<()> {
+async fn watch(config: Vec<PathBuf>, dev: bool) -> anyhow::Result<()> {
     let source = super::serve::config_source(config, dev)?;
     let settings = config::load(&source, std::env::vars())?;
     crate::telemetry::init(&settings.log);

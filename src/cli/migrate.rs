@@ -1,4 +1,4 @@
-//! `verity migrate sql [-e] [--yes] [DSN]`, shaped like Kratos's.
+//! `verity migrate sql [up|status|down] [-e] [--yes] [DSN]`, shaped like Kratos's.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -11,25 +11,47 @@ use crate::persistence::Store;
 pub enum MigrateCommand {
     /// Apply the embedded SQL migrations.
     Sql {
+        #[command(subcommand)]
+        action: Option<SqlAction>,
         /// Read the DSN from $DSN or the config file instead of the argument.
-        #[arg(short = 'e', long = "read-from-env")]
+        #[arg(short = 'e', long = "read-from-env", global = true)]
         from_env: bool,
         /// Apply without asking.
-        #[arg(short, long)]
+        #[arg(short, long, global = true)]
         yes: bool,
-        #[arg(short, long, env = "VERITY_CONFIG")]
-        config: Option<PathBuf>,
         dsn: Option<String>,
     },
 }
 
-pub async fn run(cmd: MigrateCommand) -> anyhow::Result<()> {
+/// Kratos's `migrate sql` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum SqlAction {
+    /// Apply the pending migrations (the same as no subcommand).
+    Up { dsn: Option<String> },
+    /// List the migrations and whether each is applied; changes nothing.
+    Status { dsn: Option<String> },
+    /// Kratos rolls migrations back; Verity's migrations go forward only.
+    Down {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
+}
+
+pub async fn run(cmd: MigrateCommand, config: Vec<PathBuf>) -> anyhow::Result<()> {
     let MigrateCommand::Sql {
+        action,
         from_env,
         yes,
-        config,
         dsn,
     } = cmd;
+    let (dsn, only_status) = match action {
+        None => (dsn, false),
+        Some(SqlAction::Up { dsn: d }) => (d.or(dsn), false),
+        Some(SqlAction::Status { dsn: d }) => (d.or(dsn), true),
+        Some(SqlAction::Down { .. }) => bail!(
+            "Verity's migrations go forward only; restore a backup taken before `migrate sql` to go back"
+        ),
+    };
     let dsn = match (dsn, from_env) {
         (Some(d), _) => d,
         (None, true) => super::serve::dsn_from_env_or_config(config)?,
@@ -53,6 +75,10 @@ pub async fn run(cmd: MigrateCommand) -> anyhow::Result<()> {
     }
     if pending.is_empty() {
         println!("The database schema is up to date.");
+        return Ok(());
+    }
+    if only_status {
+        println!("{} migration(s) pending.", pending.len());
         return Ok(());
     }
     if !yes && !confirm(pending.len())? {

@@ -1,6 +1,7 @@
 //! The `verity` command line.
 
 mod api_keys;
+mod cleanup;
 mod client;
 mod courier;
 mod hashers;
@@ -18,6 +19,18 @@ use clap::{Parser, Subcommand};
     about = "A self-hosted identity server with email and phone verification, wire-compatible with Ory Kratos"
 )]
 pub struct Cli {
+    /// Config file (YAML, Kratos key names), before or after the command as with Kratos;
+    /// repeat it (or separate with commas) to layer files, later ones winning (give them all
+    /// on the same side of the command).
+    /// Default: ./config.yml, or the bundled one with `serve --dev`.
+    #[arg(
+        short,
+        long,
+        env = "VERITY_CONFIG",
+        global = true,
+        value_delimiter = ','
+    )]
+    config: Vec<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -48,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Remove expired flows, spent codes, expired sessions and sent message texts.
+    Cleanup {
+        #[command(subcommand)]
+        command: cleanup::CleanupCommand,
+    },
     /// Password hashers: `argon2 calibrate <duration>` finds iterations for a target time.
     Hashers(hashers::HashersArgs),
     /// Partner API keys for the phone-verification API.
@@ -64,26 +82,25 @@ enum SchemaCommand {
 
 #[derive(Subcommand, Debug)]
 enum ConfigCommand {
-    /// Load the configuration (file, then environment) and report every problem.
-    Validate {
-        #[arg(short, long, env = "VERITY_CONFIG")]
-        config: Option<PathBuf>,
-    },
+    /// Load the configuration (file, then environment) and report every problem and warning.
+    Validate,
 }
 
 /// Parses the arguments and runs the command; the exit code is 0 on success, 1 on failure.
 pub async fn run() -> i32 {
     let cli = Cli::parse();
+    let config = cli.config;
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
-        Command::Migrate { command } => migrate::run(command).await,
+        Command::Serve(args) => serve::run(args, config).await,
+        Command::Migrate { command } => migrate::run(command, config).await,
         Command::Identities(args) => client::run(args).await,
-        Command::Courier { command } => courier::run(command).await,
+        Command::Courier { command } => courier::run(command, config).await,
+        Command::Cleanup { command } => cleanup::run(command, config).await,
         Command::Schema {
             command: SchemaCommand::Validate { file },
         } => validate_schema(&file),
         Command::Config {
-            command: ConfigCommand::Validate { config },
+            command: ConfigCommand::Validate,
         } => validate_config(config),
         Command::Hashers(args) => hashers::run(args).await,
         Command::ApiKeys(args) => api_keys::run(args).await,
@@ -110,7 +127,7 @@ fn validate_schema(file: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn validate_config(config: Option<PathBuf>) -> anyhow::Result<()> {
+fn validate_config(config: Vec<PathBuf>) -> anyhow::Result<()> {
     let source = serve::config_source(config, false)?;
     let settings = crate::config::load(&source, std::env::vars())?;
     let sources: Vec<(String, String)> = settings
@@ -124,6 +141,31 @@ fn validate_config(config: Option<PathBuf>) -> anyhow::Result<()> {
         &settings.identity.default_schema_id,
         source.base_dir(),
     )?;
-    println!("{} is valid", source.describe());
+    if settings.warnings.is_empty() {
+        println!("{} is valid", source.describe());
+    } else {
+        println!(
+            "{} is valid, with {} warning(s) (Kratos keys Verity ignores):",
+            source.describe(),
+            settings.warnings.len()
+        );
+        for line in &settings.warnings {
+            println!("{line}");
+        }
+    }
+    if let Some(note) = breach_list_note(&settings) {
+        println!("{note}");
+    }
     Ok(())
+}
+
+/// What `haveibeenpwned_enabled` means here, said at start and by `config validate`.
+fn breach_list_note(settings: &crate::config::Settings) -> Option<String> {
+    let password = &settings.selfservice.methods.password;
+    (password.enabled && password.config.haveibeenpwned_enabled).then(|| {
+        format!(
+            "haveibeenpwned_enabled: new passwords are checked against the bundled offline list of {} common and breached passwords; Verity makes no call to haveibeenpwned",
+            crate::password::common_list_len()
+        )
+    })
 }

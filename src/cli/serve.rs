@@ -9,18 +9,25 @@ use crate::startup::Application;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Config file (YAML, Kratos key names). Default: ./config.yml, or the bundled one with --dev.
-    #[arg(short, long, env = "VERITY_CONFIG")]
-    config: Option<PathBuf>,
     /// Development mode: plain-HTTP cookies, migrations applied at start, message bodies
     /// visible in the admin API, and the dev inbox when no SMTP server is configured.
     #[arg(long)]
     dev: bool,
+    /// Kratos's flag: run the courier in this process. Verity does so anyway unless
+    /// `courier.worker.enabled` is false; this flag turns it on even then.
+    #[arg(long)]
+    watch_courier: bool,
+    /// Accepted for Kratos's command lines; Verity sends no usage statistics.
+    #[arg(long, hide = true)]
+    sqa_opt_out: bool,
 }
 
-pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ConfigSource> {
-    if let Some(path) = config {
-        return Ok(ConfigSource::File(path));
+pub fn config_source(config: Vec<PathBuf>, dev: bool) -> anyhow::Result<ConfigSource> {
+    let mut config = config;
+    match config.len() {
+        0 => {}
+        1 => return Ok(ConfigSource::File(config.remove(0))),
+        _ => return Ok(ConfigSource::Files(config)),
     }
     let local = PathBuf::from("config.yml");
     if local.exists() {
@@ -32,10 +39,19 @@ pub fn config_source(config: Option<PathBuf>, dev: bool) -> anyhow::Result<Confi
     bail!("no configuration: pass --config FILE (or run with --dev to use the bundled config.yml)")
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let source = config_source(args.config, args.dev)?;
-    let settings = config::load(&source, std::env::vars())?;
+pub async fn run(args: ServeArgs, config: Vec<PathBuf>) -> anyhow::Result<()> {
+    let source = config_source(config, args.dev)?;
+    let mut settings = config::load(&source, std::env::vars())?;
+    if args.watch_courier {
+        settings.courier.worker.enabled = true;
+    }
     crate::telemetry::init(&settings.log);
+    for line in &settings.warnings {
+        tracing::warn!("config: {}", line.trim_start_matches("  - "));
+    }
+    if let Some(note) = super::breach_list_note(&settings) {
+        tracing::info!("{note}");
+    }
     let app = Application::build(settings, &source, args.dev, args.dev).await?;
     if !args.dev {
         check_migrations(&app).await?;
@@ -96,7 +112,7 @@ pub(super) async fn shutdown_signal() {
 }
 
 /// Used by `migrate sql -e`: the DSN from the environment, else from the config file.
-pub fn dsn_from_env_or_config(config: Option<PathBuf>) -> anyhow::Result<String> {
+pub fn dsn_from_env_or_config(config: Vec<PathBuf>) -> anyhow::Result<String> {
     if let Ok(dsn) = std::env::var("DSN") {
         return Ok(dsn);
     }

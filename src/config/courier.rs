@@ -158,7 +158,9 @@ pub struct WorkerConfig {
     /// How long an idle worker waits before looking again when no wake-up came: the fallback
     /// for missed wake-ups (a queued message wakes the worker at once).
     pub pull_wait: GoDuration,
-    /// Concurrent senders inside one process.
+    /// Concurrent senders inside one process. A send is mostly waiting on the provider, so
+    /// lanes are cheap; with 4 (the earlier default) the queue, not the provider, set the time
+    /// to inbox once a few hundred codes a second were sent.
     pub concurrency: usize,
     /// How long a claimed message stays leased to its worker. The worker's heartbeat renews
     /// the lease every fifth of it while the send is in flight, so a slow provider is fine; a
@@ -177,7 +179,7 @@ impl Default for WorkerConfig {
         Self {
             pull_count: 10,
             pull_wait: GoDuration::from_secs(1),
-            concurrency: 4,
+            concurrency: 16,
             lease: GoDuration::from_secs(5),
             purge_bodies_after: GoDuration::from_secs(3600),
             enabled: true,

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::env::KratosEnv;
-use super::{Sensitive, Settings, VerificationStrategy};
+use super::{Sensitive, Settings};
 
 /// The config that `verity serve --dev` falls back to when no file is given or found.
 pub const BUNDLED_CONFIG: &str = include_str!("../../config.yml");
@@ -16,6 +16,9 @@ pub const BUNDLED_CONFIG: &str = include_str!("../../config.yml");
 #[derive(Debug, Clone)]
 pub enum ConfigSource {
     File(PathBuf),
+    /// Several files (`-c a.yml -c b.yml`), each overriding the ones before it, as Kratos
+    /// merges them: maps merge key by key, lists and values are replaced.
+    Files(Vec<PathBuf>),
     /// The bundled `config.yml`, compiled into the binary.
     Bundled,
 }
@@ -24,6 +27,11 @@ impl ConfigSource {
     pub fn describe(&self) -> String {
         match self {
             Self::File(p) => p.display().to_string(),
+            Self::Files(ps) => ps
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             Self::Bundled => "the bundled config.yml".into(),
         }
     }
@@ -32,6 +40,7 @@ impl ConfigSource {
     pub fn base_dir(&self) -> Option<&Path> {
         match self {
             Self::File(p) => p.parent(),
+            Self::Files(ps) => ps.first().and_then(|p| p.parent()),
             Self::Bundled => None,
         }
     }
@@ -67,51 +76,159 @@ pub fn load(
     source: &ConfigSource,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, ConfigError> {
-    let (text, file_provider): (String, Data<SaphyrYaml>) = match source {
-        ConfigSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            (text, SaphyrYaml::file_exact(path))
-        }
-        ConfigSource::Bundled => (
+    let files: Vec<(String, Data<SaphyrYaml>, String)> = match source {
+        ConfigSource::File(path) => vec![read(path)?],
+        ConfigSource::Files(paths) => paths.iter().map(|p| read(p)).collect::<Result<_, _>>()?,
+        ConfigSource::Bundled => vec![(
             BUNDLED_CONFIG.to_owned(),
             SaphyrYaml::string(BUNDLED_CONFIG),
-        ),
+            source.describe(),
+        )],
     };
-    let base: Value = if text.trim().is_empty() {
-        Value::Object(Default::default())
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Syntax {
-            path: source.describe(),
-            message: e.to_string(),
-        })?
-    };
+    let mut base = Value::Object(Default::default());
+    for (text, _, name) in &files {
+        if !text.trim().is_empty() {
+            let value: Value = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+                path: name.clone(),
+                message: e.to_string(),
+            })?;
+            merge_into(&mut base, value);
+        }
+    }
     let schema = serde_json::to_value(schemars::schema_for!(Settings))
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    let figment = Figment::new()
-        .merge(file_provider)
+    let figment = files
+        .into_iter()
+        .fold(Figment::new(), |f, (_, provider, _)| f.merge(provider))
         .merge(KratosEnv::new(&schema, &base, env));
-    let settings: Settings = figment.extract().map_err(|e| describe(e, source))?;
-    let problems = check(&settings);
-    if problems.is_empty() {
-        Ok(settings)
-    } else {
-        Err(ConfigError::Invalid(problems.join("\n")))
+    let mut merged: Value = figment
+        .extract()
+        .map_err(|e| ConfigError::Invalid(describe(e, &figment, source).join("\n")))?;
+    let report = super::keys::sort_keys(&mut merged, &schema);
+    let mut problems = report.errors;
+    let parsed = extract_all(&mut merged, &figment, source, &mut problems);
+    if let Some(s) = &parsed {
+        problems.extend(super::check::check(s));
+    }
+    match parsed {
+        Some(mut settings) if problems.is_empty() => {
+            settings.warnings = report.warnings;
+            Ok(settings)
+        }
+        _ => {
+            if !report.warnings.is_empty() {
+                problems.push(format!(
+                    "and {} warning(s) (Kratos keys Verity ignores):",
+                    report.warnings.len()
+                ));
+                problems.extend(report.warnings);
+            }
+            Err(ConfigError::Invalid(problems.join("\n")))
+        }
     }
 }
 
-fn describe(err: figment::Error, source: &ConfigSource) -> ConfigError {
-    let lines: Vec<String> = err
-        .into_iter()
+fn read(path: &Path) -> Result<(String, Data<SaphyrYaml>, String), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((
+        text,
+        SaphyrYaml::file_exact(path),
+        path.display().to_string(),
+    ))
+}
+
+/// A later file over an earlier one: maps merge, anything else is replaced.
+fn merge_into(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge_into(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Deserializes the settings, and on each error records it, drops the offending value (so its
+/// default applies) and tries again: one run reports every wrongly typed key, not the first.
+fn extract_all(
+    merged: &mut Value,
+    figment: &Figment,
+    source: &ConfigSource,
+    problems: &mut Vec<String>,
+) -> Option<Settings> {
+    for _ in 0..64 {
+        let attempt = Figment::from(figment::providers::Serialized::defaults(&*merged));
+        let err = match attempt.extract::<Settings>() {
+            Ok(s) => return Some(s),
+            Err(e) => e,
+        };
+        let paths: Vec<Vec<String>> = err
+            .clone()
+            .into_iter()
+            .filter(|e| !matches!(e.kind, figment::error::Kind::MissingField(_)))
+            .map(|e| e.path)
+            .collect();
+        problems.extend(describe(err, figment, source));
+        if !paths.iter().any(|p| remove_path(merged, p)) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Removes the value at `path`; false when nothing was there (a missing required key).
+fn remove_path(value: &mut Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut here = value;
+    for seg in parents {
+        let next = match here {
+            Value::Object(m) => m.get_mut(seg),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(n) => here = n,
+            None => return false,
+        }
+    }
+    match here {
+        Value::Object(m) => m.remove(last).is_some(),
+        Value::Array(a) => match last.parse::<usize>() {
+            Ok(i) if i < a.len() => {
+                a.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn describe(err: figment::Error, figment: &Figment, source: &ConfigSource) -> Vec<String> {
+    use figment::error::Kind;
+    err.into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() {
+            let mut path = e.path.clone();
+            if let Kind::MissingField(f) = &e.kind {
+                path.push(f.to_string());
+            }
+            let key = if path.is_empty() {
                 "(top level)".to_owned()
             } else {
-                e.path.join(".")
+                path.join(".")
             };
-            let origin = match &e.metadata {
+            let origin = match figment.find_metadata(&key) {
                 Some(m) if m.name == "environment variable" => {
                     let keys: Vec<&str> = e.path.iter().map(String::as_str).collect();
                     format!(
@@ -119,142 +236,36 @@ fn describe(err: figment::Error, source: &ConfigSource) -> ConfigError {
                         m.interpolate(&figment::Profile::Default, &keys)
                     )
                 }
-                _ => format!(" (in {})", source.describe()),
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(p)) => format!(" (in {})", p.display()),
+                    _ => format!(" (in {})", source.describe()),
+                },
+                None => format!(" (in {})", source.describe()),
             };
-            format!("  - `{key}`: {}{origin}", e.kind)
+            let fix = match &e.kind {
+                Kind::MissingField(_) => "add it (or set its environment variable)".to_owned(),
+                Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) => {
+                    format!("give {}", plain_type(expected))
+                }
+                Kind::UnknownVariant(_, one_of) => format!("use one of {}", one_of.join(", ")),
+                Kind::UnknownField(_, _) => "remove it".to_owned(),
+                _ => "correct the value".to_owned(),
+            };
+            format!("  - `{key}`: {}{origin}. Fix: {fix}.", e.kind)
         })
-        .collect();
-    ConfigError::Invalid(lines.join("\n"))
+        .collect()
 }
 
-/// Rules serde cannot express: lengths, ranges, URL syntax, references between keys.
-fn check(s: &Settings) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut bad = |key: &str, what: String| out.push(format!("  - `{key}`: {what}"));
-    for (key, list) in [
-        ("secrets.default", &s.secrets.default),
-        ("secrets.cookie", &s.secrets.cookie),
-        ("secrets.pagination", &s.secrets.pagination),
-    ] {
-        for (i, secret) in list.iter().enumerate() {
-            if secret.expose().chars().count() < 16 {
-                bad(
-                    &format!("{key}.{i}"),
-                    "must be at least 16 characters long".into(),
-                );
-            }
+/// serde's names for the expected type, in words.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => {
+            format!("a whole number that fits {expected} (no quotes, no sign)")
         }
+        "i32" | "i64" => "a whole number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        other => other.to_owned(),
     }
-    for (i, secret) in s.secrets.cipher.iter().enumerate() {
-        if secret.expose().chars().count() != 32 {
-            bad(
-                &format!("secrets.cipher.{i}"),
-                "must be exactly 32 characters long".into(),
-            );
-        }
-    }
-    let absolute = |v: &str| url::Url::parse(v).map(|u| u.has_host()).unwrap_or(false);
-    for (key, value) in [
-        ("serve.public.base_url", s.serve.public.base_url.as_deref()),
-        ("serve.admin.base_url", s.serve.admin.base_url.as_deref()),
-        (
-            "selfservice.default_browser_return_url",
-            Some(s.selfservice.default_browser_return_url.as_str()),
-        ),
-    ] {
-        if let Some(v) = value
-            && !absolute(v)
-        {
-            bad(
-                key,
-                format!("expected an absolute URL such as http://127.0.0.1:4433/, got {v:?}"),
-            );
-        }
-    }
-    if s.identity.schemas.is_empty() {
-        bad(
-            "identity.schemas",
-            "at least one identity schema is required".into(),
-        );
-    }
-    if !s
-        .identity
-        .schemas
-        .iter()
-        .any(|x| x.id == s.identity.default_schema_id)
-    {
-        bad(
-            "identity.default_schema_id",
-            format!(
-                "no schema with id {:?} in identity.schemas",
-                s.identity.default_schema_id
-            ),
-        );
-    }
-    let code = &s.selfservice.methods.code.config;
-    if !(4..=10).contains(&code.length) {
-        bad(
-            "selfservice.methods.code.config.length",
-            format!("must be between 4 and 10, got {}", code.length),
-        );
-    }
-    if !(1..=255).contains(&code.max_submissions) {
-        bad(
-            "selfservice.methods.code.config.max_submissions",
-            format!("must be between 1 and 255, got {}", code.max_submissions),
-        );
-    }
-    if code.max_resends == 0 {
-        bad(
-            "selfservice.methods.code.config.max_resends",
-            "must be at least 1".into(),
-        );
-    }
-    let verification = &s.selfservice.flows.verification;
-    if verification.enabled {
-        let (name, enabled) = match verification.strategy {
-            VerificationStrategy::Code => ("code", s.selfservice.methods.code.is_enabled()),
-            VerificationStrategy::Link => ("link", s.selfservice.methods.link.enabled),
-        };
-        if !enabled {
-            bad(
-                "selfservice.flows.verification.use",
-                format!(
-                    "the active verification strategy {name} is not enabled; enable selfservice.methods.{name}"
-                ),
-            );
-        }
-    }
-    for (i, channel) in s.courier.channels.iter().enumerate() {
-        if channel.id != "sms" && channel.id != "voice" {
-            bad(
-                &format!("courier.channels.{i}.id"),
-                format!("must be \"sms\" or \"voice\", got {:?}", channel.id),
-            );
-        }
-        if channel.request_config.is_none() && channel.preset.is_none() {
-            bad(
-                &format!("courier.channels.{i}"),
-                "needs request_config or preset".into(),
-            );
-        }
-    }
-    if let Some(uri) = &s.courier.smtp.connection_uri
-        && !uri.expose().starts_with("smtp://")
-        && !uri.expose().starts_with("smtps://")
-    {
-        bad(
-            "courier.smtp.connection_uri",
-            "must start with smtp:// or smtps://".into(),
-        );
-    }
-    if s.hashers.argon2.iterations == 0 || s.hashers.argon2.parallelism == 0 {
-        bad(
-            "hashers.argon2",
-            "iterations and parallelism must be at least 1".into(),
-        );
-    }
-    out
 }
 
 impl Settings {
@@ -356,6 +367,97 @@ mod tests {
     fn short_secret_is_refused() {
         let err = load_with(&format!("{MINIMAL}secrets:\n  default: [short]\n"), &[]).unwrap_err();
         assert!(err.to_string().contains("secrets.default.0"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_run() {
+        let err = load_with(
+            &format!(
+                "{MINIMAL}serve:\n  public:\n    port: eighty\n    prot: 1\n  admin:\n    port: also-bad\nhashers:\n  bcrypt:\n    cost: 40\nsecrets:\n  default: [short]\ntracing:\n  provider: jaeger\n"
+            ),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "serve.public.prot",
+            "serve.public.port",
+            "serve.admin.port",
+            "hashers.bcrypt.cost",
+            "secrets.default.0",
+            "`tracing`",
+            "Fix:",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from:\n{err}");
+        }
+    }
+
+    #[test]
+    fn kratos_keys_load_with_warnings() {
+        let s = load_with(
+            &format!(
+                "{MINIMAL}version: v26.2.0\nciphers:\n  algorithm: xchacha20-poly1305\nhashers:\n  algorithm: bcrypt\n  bcrypt:\n    cost: 8\nfeature_flags:\n  use_continue_with_transitions: true\nserve:\n  public:\n    cors:\n      enabled: true\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.hashers.algorithm, super::super::HashAlgorithm::Bcrypt);
+        assert_eq!(s.hashers.bcrypt.cost, 8);
+        assert!(s.serve.public.cors.enabled);
+        let w = s.warnings.join("\n");
+        assert!(
+            w.contains("feature_flags.use_continue_with_transitions"),
+            "{w}"
+        );
+        assert!(w.contains("ciphers.algorithm"), "{w}");
+        assert_eq!(s.warnings.len(), 2, "{w}");
+    }
+
+    #[test]
+    fn later_files_override_earlier_ones() {
+        let dir = std::env::temp_dir().join(format!("verity-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.yml"), dir.join("b.yml"));
+        std::fs::write(
+            &a,
+            format!("{MINIMAL}serve:\n  public:\n    port: 1\n    host: 0.0.0.0\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            "serve:\n  public:\n    port: 2\n  admin:\n    port: eighty\n",
+        )
+        .unwrap();
+        let source = ConfigSource::Files(vec![a.clone(), b.clone()]);
+        let err = load(&source, std::iter::empty()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("(in {})", b.display())),
+            "the file that set it: {err}"
+        );
+        std::fs::write(&b, "serve:\n  public:\n    port: 2\n").unwrap();
+        let s = load(&source, [("SERVE_ADMIN_PORT".to_owned(), "3".to_owned())]).unwrap();
+        assert_eq!(
+            (s.serve.public.port, s.serve.admin.port),
+            (Some(2), Some(3))
+        );
+        assert_eq!(s.serve.public.host, "0.0.0.0", "maps merge");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn verity_only_keys_load_without_warnings() {
+        let text = MINIMAL.replace(
+            "selfservice:\n",
+            "selfservice:\n  rate_limits:\n    flows_per_ip_minute: 7\n  methods:\n    code:\n      config:\n        allow_short_codes: true\n        length: 6\n",
+        ) + "protection:\n  fetch_metadata:\n    enabled: true\nserve:\n  drain: 2s\n  admin:\n    cors:\n      enabled: true\nidentity_extra: 1\n";
+        let err = load_with(&text, &[]).unwrap_err().to_string();
+        assert!(err.contains("`identity_extra`: unknown key"), "{err}");
+        let s = load_with(&text.replace("identity_extra: 1\n", ""), &[]).unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert_eq!(s.selfservice.rate_limits.flows_per_ip_minute, 7);
+        assert!(s.selfservice.methods.code.config.allow_short_codes);
+        assert_eq!(s.serve.drain.std(), std::time::Duration::from_secs(2));
+        assert!(s.serve.admin.cors.enabled);
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //! loads unchanged where Verity implements the feature. Unknown keys are rejected.
 
 mod bytesize;
+mod check;
 mod courier;
 mod duration;
 mod env;
+mod keys;
+mod kratos_keys;
 mod load;
 mod secret;
 mod security;
 mod selfservice;
+mod serve;
 mod ui;
 
 pub use bytesize::ByteSize;
@@ -28,6 +32,7 @@ pub use selfservice::{
     HookConfig, LinkMethodConfig, MethodAfter, MethodsConfig, SelfServiceConfig,
     VerificationFlowConfig, VerificationStrategy,
 };
+pub use serve::{CorsConfig, EndpointConfig, RequestLogConfig, ServeConfig};
 pub use ui::{SuccessRedirects, UiConfig};
 
 use schemars::JsonSchema;
@@ -63,43 +68,17 @@ pub struct Settings {
     /// Verity's abuse defences (SMS policy, Fetch Metadata, slow clients, admin hosts).
     #[serde(default)]
     pub protection: ProtectionConfig,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServeConfig {
-    pub public: EndpointConfig,
-    pub admin: EndpointConfig,
-    /// On SIGTERM, how long new requests are answered 503 (`Retry-After: 1`, and
-    /// `/health/ready` fails) before the listeners close, so a load balancer moves away first.
-    /// In-flight requests and sends finish either way. 0 closes at once.
-    pub drain: GoDuration,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct EndpointConfig {
-    /// The URL this endpoint is reached at; links in messages are built from it.
-    pub base_url: Option<String>,
-    pub host: String,
-    /// 0 leaves the choice to the operating system (tests use it).
-    pub port: Option<u16>,
-    /// Largest request body accepted, in bytes; bigger bodies get 413.
-    pub request_body_limit: usize,
-    /// CIDRs of proxies whose X-Forwarded-For is believed (see `http::client_ip`).
-    pub trusted_proxies: Vec<String>,
-}
-
-impl Default for EndpointConfig {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            host: "127.0.0.1".into(),
-            port: None,
-            request_body_limit: 64 * 1024,
-            trusted_proxies: Vec::new(),
-        }
-    }
+    /// Kratos's: the Kratos version the file was written for. Accepted; nothing depends on it.
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub ciphers: CiphersConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// One line per key that Kratos knows and Verity ignores, filled by `load`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -147,6 +126,12 @@ pub struct IdentityConfig {
     /// verifiable addresses verified, or `all` of them.
     #[serde(default)]
     pub verified_rule: crate::identity::VerifiedRule,
+    /// How long an identity that has verifiable addresses but never verified any of them
+    /// keeps them (Verity's own key; unset: forever). After it, a sign-up naming one of its
+    /// addresses replaces it, and the cleanup removes it, so an account opened with someone
+    /// else's address cannot hold that address against its owner.
+    #[serde(default)]
+    pub unverified_lifespan: Option<GoDuration>,
 }
 
 fn default_schema_id() -> String {
@@ -242,8 +227,11 @@ impl Default for CookiesConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HashersConfig {
+    /// The hasher new passwords get; stored hashes of any supported kind keep verifying, and
+    /// are rehashed with this one at their next successful sign-in.
     pub algorithm: HashAlgorithm,
     pub argon2: Argon2Config,
+    pub bcrypt: BcryptConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -251,6 +239,77 @@ pub struct HashersConfig {
 pub enum HashAlgorithm {
     #[default]
     Argon2,
+    Bcrypt,
+}
+
+/// Kratos's bcrypt hasher: cost 4 to 31 (each step doubles the time), 12 by default.
+/// bcrypt reads only the first 72 bytes of a password; longer ones are refused at sign-up.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BcryptConfig {
+    pub cost: u32,
+}
+
+impl Default for BcryptConfig {
+    fn default() -> Self {
+        Self { cost: 12 }
+    }
+}
+
+/// Kratos's `database.cleanup` (the settings of `verity cleanup sql`), plus `every` for the
+/// in-process schedule.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub cleanup: CleanupConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CleanupConfig {
+    /// Rows removed per statement.
+    pub batch_size: u32,
+    /// Rows are kept until this long after they ended.
+    pub older_than: GoDuration,
+    pub sleep: CleanupSleep,
+    /// Verity: run the cleanup inside `verity serve` this often (off when unset).
+    pub every: Option<GoDuration>,
+}
+
+impl Default for CleanupConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            older_than: GoDuration::from_secs(0),
+            sleep: CleanupSleep::default(),
+            every: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CleanupSleep {
+    /// Pause between two tables (Kratos waits 1m by default; Verity's batches are short).
+    pub tables: GoDuration,
+}
+
+/// Kratos's `ciphers`: Verity seals stored message texts with AES-256-GCM (`aes`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CiphersConfig {
+    pub algorithm: CipherAlgorithm,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum CipherAlgorithm {
+    #[default]
+    #[serde(rename = "aes")]
+    Aes,
+    #[serde(rename = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+    #[serde(rename = "noop")]
+    Noop,
 }
 
 /// OWASP's floor for argon2id: 19 MiB, 2 passes, 1 lane.

@@ -211,6 +211,11 @@ impl Settings {
                 0 => cap,
                 n => n.min(cap),
             };
+            limits.code_failures_per_address_total_day =
+                match limits.code_failures_per_address_total_day {
+                    0 => cap,
+                    n => n.min(cap),
+                };
         }
         limits
     }

@@ -62,7 +62,8 @@ impl Default for PasswordMethod {
 pub struct PasswordMethodConfig {
     pub min_password_length: usize,
     pub identifier_similarity_check_enabled: bool,
-    /// Kratos asks haveibeenpwned; Verity checks a bundled list of common passwords instead.
+    /// Kratos asks haveibeenpwned; Verity checks a bundled offline list of common and
+    /// breached passwords instead (no network call). On by default, as in Kratos.
     pub haveibeenpwned_enabled: bool,
 }
 
@@ -71,7 +72,7 @@ impl Default for PasswordMethodConfig {
         Self {
             min_password_length: 8,
             identifier_similarity_check_enabled: true,
-            haveibeenpwned_enabled: false,
+            haveibeenpwned_enabled: true,
         }
     }
 }

@@ -25,10 +25,12 @@ pub enum TemplateKind {
     /// Sent instead of a code when someone registers with an address that already has an
     /// account, so the sign-up answer does not reveal which addresses are registered.
     RegistrationDuplicate,
+    /// Sent to the account's email addresses when its password was changed (SECURITY.md J2).
+    PasswordChanged,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 13] = [
+    pub const ALL: [TemplateKind; 14] = [
         Self::VerificationCodeValid,
         Self::VerificationCodeInvalid,
         Self::VerificationValid,
@@ -42,6 +44,7 @@ impl TemplateKind {
         Self::VerifiableAddressChanged,
         Self::PhoneVerificationCode,
         Self::RegistrationDuplicate,
+        Self::PasswordChanged,
     ];
 
     /// The Kratos `template_type`.
@@ -60,6 +63,22 @@ impl TemplateKind {
             Self::VerifiableAddressChanged => "verifiable_address_changed",
             Self::PhoneVerificationCode => "phone_verification_code",
             Self::RegistrationDuplicate => "registration_duplicate",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+
+    /// The `template_type` the Kratos v26.2 SDKs accept (their enum holds Kratos's own kinds
+    /// and `stub`): Verity's own kinds read `stub` there, and their name goes in
+    /// `verity_template_type` beside it.
+    pub fn kratos_type(template_type: &str) -> &str {
+        match Self::parse(template_type) {
+            Some(
+                Self::VerifiableAddressChanged
+                | Self::PhoneVerificationCode
+                | Self::RegistrationDuplicate
+                | Self::PasswordChanged,
+            ) => "stub",
+            _ => template_type,
         }
     }
 
@@ -83,6 +102,7 @@ impl TemplateKind {
             Self::VerifiableAddressChanged => "verifiable_address_changed/valid",
             Self::PhoneVerificationCode => "phone_verification_code/valid",
             Self::RegistrationDuplicate => "registration_duplicate/valid",
+            Self::PasswordChanged => "password_changed/valid",
         }
     }
 
@@ -112,7 +132,7 @@ impl TemplateKind {
             Self::RegistrationCodeValid => {
                 &["to", "registration_code", "traits", "expires_in_minutes"]
             }
-            Self::VerifiableAddressChanged => &["to", "identity"],
+            Self::VerifiableAddressChanged | Self::PasswordChanged => &["to", "identity"],
             Self::RegistrationDuplicate => &["to", "login_url"],
             Self::PhoneVerificationCode => &["to", "code", "expires_in_minutes"],
             Self::VerificationCodeInvalid

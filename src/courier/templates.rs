@@ -70,6 +70,7 @@ const BUILTIN: &[(&str, &str)] = builtin! {
     "verifiable_address_changed/valid": ["email.subject", "email.body", "email.body.plaintext"],
     "phone_verification_code/valid": ["sms.body", "voice.body"],
     "registration_duplicate/valid": ["email.subject", "email.body", "email.body.plaintext"],
+    "password_changed/valid": ["email.subject", "email.body", "email.body.plaintext"],
 };
 
 handlebars_helper!(upper: |s: str| s.to_uppercase());

@@ -2,6 +2,8 @@
 //!
 //! One dispatcher claims only as many messages as it can send at once (`concurrency`), so a
 //! lease covers only what is being sent; each claimed message goes straight to a send task.
+//! A send's slot is free again as soon as the transport has answered: recording the attempt
+//! (a commit) happens behind it, so the lanes never wait for the database's fsync.
 //! A heartbeat renews the worker's leases every fifth of `lease` while anything is in flight,
 //! so the lease can be short and a dead worker's messages come back within seconds; a send
 //! starts only while at least half a lease is left. A recorder stores finished attempts in
@@ -10,6 +12,7 @@
 //! Postgres), a retry falls due, or `pull_wait` passes (the fallback for a missed wake-up).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +33,10 @@ const MAX_BATCH: usize = 256;
 
 struct Shared {
     worker: Worker,
+    /// Claimed and not yet recorded (the heartbeat keeps their leases).
     in_flight: Mutex<HashSet<Uuid>>,
+    /// Of those, the ones on the wire: what `concurrency` bounds.
+    sending: AtomicUsize,
     renewed_until: Mutex<Option<DateTime<Utc>>>,
     next_due: Mutex<Option<DateTime<Utc>>>,
     slot_freed: Notify,
@@ -55,13 +61,23 @@ impl Shared {
 
     fn free_slots(&self) -> usize {
         self.concurrency()
-            .saturating_sub(lock(&self.in_flight).len())
+            .saturating_sub(self.sending.load(Ordering::SeqCst))
     }
 
     /// Takes a claimed message into flight; `false` if it already is (the worker claimed its
     /// own message again after its lease ran out while the database was away).
     fn hold(&self, id: Uuid) -> bool {
-        lock(&self.in_flight).insert(id)
+        let new = lock(&self.in_flight).insert(id);
+        if new {
+            self.sending.fetch_add(1, Ordering::SeqCst);
+        }
+        new
+    }
+
+    /// The transport answered (or the send was given up): the slot takes the next message.
+    fn answered(&self) {
+        self.sending.fetch_sub(1, Ordering::SeqCst);
+        self.slot_freed.notify_one();
     }
 
     fn done(&self, id: Uuid) {
@@ -122,6 +138,7 @@ pub(super) async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
     let shared = Arc::new(Shared {
         worker,
         in_flight: Mutex::new(HashSet::new()),
+        sending: AtomicUsize::new(0),
         renewed_until: Mutex::new(None),
         next_due: Mutex::new(None),
         slot_freed: Notify::new(),
@@ -219,10 +236,12 @@ async fn send_one(shared: Arc<Shared>, c: ClaimedMessage) {
         if let Err(e) = w.store.release_messages(w.id, &[id], now).await {
             tracing::warn!(message_id = %id, error = %e, "giving back a message failed; its lease will run out");
         }
+        shared.answered();
         shared.done(id);
         return;
     }
     let record = w.attempt(&c, Utc::now).await;
+    shared.answered();
     let keep = match c.message.expires_at {
         Some(exp) => (exp - Utc::now()).to_std().unwrap_or_default(),
         None => Duration::from_secs(24 * 3600),

@@ -5,6 +5,7 @@ pub mod core;
 pub mod errors;
 pub mod login;
 pub mod oidc;
+pub mod recovery;
 pub mod registration;
 pub mod settings;
 pub mod verification;

@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod admin_hosts;
 pub mod base_url;
+pub mod clean_path;
 pub mod client_ip;
+pub mod cors;
 pub mod drain;
 pub mod error;
 pub mod fetch_metadata;

@@ -1,6 +1,8 @@
 //! The root span of every request, like tracing-actix-web's default but with the secret
 //! values of the query string (`code`, `token`, ...) replaced: links from messages and the
-//! logout URL carry codes and tokens in the query, and request logs must not.
+//! logout URL carry codes and tokens in the query, and request logs must not. Each request ends
+//! with one `completed handling request` line (Kratos's request log), except health checks
+//! when `serve.<port>.request_log.disable_for_health` is set.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,6 +18,9 @@ pub struct RedactedRootSpan;
 impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         super::base_url::observe(request);
+        if quiet_health(request) {
+            return Span::none();
+        }
         let request_id = request
             .extensions()
             .get::<RequestId>()
@@ -36,7 +41,32 @@ impl RootSpanBuilder for RedactedRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        if !span.is_none() {
+            let status = match outcome {
+                Ok(res) => res.status().as_u16(),
+                Err(e) => e.as_response_error().status_code().as_u16(),
+            };
+            // Kratos's request log line; `request_log.disable_for_health` silences health checks.
+            span.in_scope(|| {
+                tracing::info!(http.status_code = status, "completed handling request")
+            });
+        }
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// `serve.<port>.request_log.disable_for_health`: no span, so no log line, for health checks.
+fn quiet_health(request: &ServiceRequest) -> bool {
+    if !matches!(request.path(), "/health/alive" | "/health/ready") {
+        return false;
+    }
+    let Some(reg) = request.app_data::<actix_web::web::Data<crate::http::AppState>>() else {
+        return false;
+    };
+    let serve = &reg.settings.serve;
+    match request.app_data::<super::openapi::Api>() {
+        Some(super::openapi::Api::Admin) => serve.admin.request_log.disable_for_health,
+        _ => serve.public.request_log.disable_for_health,
     }
 }
 

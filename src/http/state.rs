@@ -9,6 +9,7 @@ use crate::courier::Courier;
 use crate::crypto::Keyring;
 use crate::flow::core::FlowDeps;
 use crate::flow::login::LoginService;
+use crate::flow::recovery::RecoveryService;
 use crate::flow::registration::RegistrationService;
 use crate::flow::settings::SettingsService;
 use crate::flow::verification::VerificationService;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub registration: RegistrationService,
     pub login: LoginService,
     pub settings_flow: SettingsService,
+    pub recovery: RecoveryService,
     /// What the flow services share (flow storage, URLs, hooks, delivery).
     pub flows: FlowDeps,
     /// Self-service errors kept for the error UI.
@@ -79,5 +81,11 @@ impl AsRef<RegistrationService> for AppState {
 impl AsRef<SettingsService> for AppState {
     fn as_ref(&self) -> &SettingsService {
         &self.settings_flow
+    }
+}
+
+impl AsRef<RecoveryService> for AppState {
+    fn as_ref(&self) -> &RecoveryService {
+        &self.recovery
     }
 }

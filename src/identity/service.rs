@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::assemble::{merge_addresses, merge_credentials, merge_recovery};
 use super::{AddressInput, Identity, IdentityInput, IdentityState};
-use crate::hash::{HashError, PasswordHasher, is_supported_phc};
+use crate::hash::{HashError, PasswordHasher, check_imported};
 use crate::persistence::{IdentityPage, Store, StoreError};
 use crate::schema::{Derived, SchemaRegistry, TraitError};
 
@@ -271,7 +271,8 @@ impl IdentityService {
     ) -> Result<Value, IdentityError> {
         match (password, hashed) {
             (Some(_), Some(_)) => Err(IdentityError::Invalid(
-                "give either credentials.password.config.password or hashed_password, not both".into(),
+                "give either credentials.password.config.password or hashed_password, not both"
+                    .into(),
             )),
             (Some(p), None) => {
                 if p.len() > MAX_PASSWORD_BYTES {
@@ -282,10 +283,12 @@ impl IdentityService {
                 let p = crate::password::normalize(&p);
                 Ok(json!({"hashed_password": self.hasher.hash(p).await?}))
             }
-            (None, Some(h)) if is_supported_phc(&h) => Ok(json!({"hashed_password": h})),
-            (None, Some(_)) => Err(IdentityError::Invalid(
-                "credentials.password.config.hashed_password is not a supported hash (argon2id or argon2i PHC string)".into(),
-            )),
+            (None, Some(h)) => match check_imported(&h) {
+                Ok(()) => Ok(json!({"hashed_password": h})),
+                Err(why) => Err(IdentityError::Invalid(format!(
+                    "credentials.password.config.hashed_password cannot be used: {why}"
+                ))),
+            },
             (None, None) => Ok(json!({})),
         }
     }

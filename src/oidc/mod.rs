@@ -7,6 +7,7 @@
 
 mod carry_over;
 pub mod config;
+mod discovery;
 mod http;
 pub mod mapper;
 mod provider;

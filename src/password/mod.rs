@@ -6,7 +6,9 @@
 mod messages;
 mod policy;
 
-pub use policy::{MAX_PASSWORD_BYTES, PasswordPolicy, PolicyViolation, edit_distance_within};
+pub use policy::{
+    MAX_PASSWORD_BYTES, PasswordPolicy, PolicyViolation, common_list_len, edit_distance_within,
+};
 
 /// The form a password is checked, hashed and compared in: NFKC (NIST SP 800-63B 5.1.1.2),
 /// so the composed and decomposed spellings of one password are the same password.

@@ -25,6 +25,15 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 pub struct PasswordPolicy {
     min_length: usize,
     similarity_check: bool,
+    /// `haveibeenpwned_enabled`: the bundled list stands in for the online service.
+    common_list: bool,
+    /// [`MAX_PASSWORD_BYTES`], or 72 with the bcrypt hasher (bcrypt ignores the rest).
+    max_bytes: usize,
+}
+
+/// How many passwords the bundled list holds (said at start).
+pub fn common_list_len() -> usize {
+    COMMON.len()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,21 +71,28 @@ impl PasswordPolicy {
         Self {
             min_length,
             similarity_check,
+            common_list: true,
+            max_bytes: MAX_PASSWORD_BYTES,
         }
     }
 
-    /// From `selfservice.methods.password.config`.
+    /// From `selfservice.methods.password.config` and `hashers.algorithm`.
     pub fn from_settings(cfg: &crate::config::Settings) -> Self {
         let c = &cfg.selfservice.methods.password.config;
-        Self::new(c.min_password_length, c.identifier_similarity_check_enabled)
+        let mut p = Self::new(c.min_password_length, c.identifier_similarity_check_enabled);
+        p.common_list = c.haveibeenpwned_enabled;
+        if cfg.hashers.algorithm == crate::config::HashAlgorithm::Bcrypt {
+            p.max_bytes = 72;
+        }
+        p
     }
 
     /// Checks a candidate BEFORE any hashing. `identifiers` are the identity's normalised
     /// identifiers (email, phone, username).
     pub fn check(&self, password: &str, identifiers: &[String]) -> Result<(), PolicyViolation> {
-        if password.len() > MAX_PASSWORD_BYTES {
+        if password.len() > self.max_bytes {
             return Err(PolicyViolation::TooLong {
-                max_bytes: MAX_PASSWORD_BYTES,
+                max_bytes: self.max_bytes,
                 actual_bytes: password.len(),
             });
         }
@@ -89,7 +105,7 @@ impl PasswordPolicy {
             });
         }
         let lower = password.to_lowercase();
-        if COMMON.contains(lower.as_str()) {
+        if self.common_list && COMMON.contains(lower.as_str()) {
             return Err(PolicyViolation::Common);
         }
         if self.similarity_check && identifiers.iter().any(|id| too_similar(&lower, id)) {

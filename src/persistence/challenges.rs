@@ -116,7 +116,8 @@ pub struct Outstanding<'a> {
 const SEND_FLOW: &str = r#"UPDATE selfservice_flows
     SET state = $2, active_method = $3, ui = $4, via = $5, sent_to = $6,
         send_count = send_count + 1, updated_at = $7
-    WHERE id = $1 AND send_count < $8 AND state <> 'passed_challenge'"#;
+    WHERE id = $1 AND send_count < $8 AND state <> 'passed_challenge'
+    RETURNING send_count"#;
 const FLOW_STATE: &str = "SELECT state FROM selfservice_flows WHERE id = $1";
 const DELETE_CHALLENGES: &str = "DELETE FROM selfservice_flow_challenges WHERE flow_id = $1";
 const INSERT_CHALLENGE: &str = r#"INSERT INTO selfservice_flow_challenges
@@ -175,7 +176,7 @@ super::backend_modules! {
 
     async fn send_in(tx: &mut Transaction<'static, Db>, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
         let f = s.flow;
-        let updated = sqlx::query(SEND_FLOW)
+        let sends: Option<i32> = sqlx::query_scalar(SEND_FLOW)
             .bind(f.id)
             .bind(&f.state)
             .bind(&f.active_method)
@@ -184,18 +185,21 @@ super::backend_modules! {
             .bind(&f.sent_to)
             .bind(s.now)
             .bind(s.max_sends)
-            .execute(&mut **tx)
+            .fetch_optional(&mut **tx)
             .await?;
-        if updated.rows_affected() != 1 {
+        let Some(sends) = sends else {
             // Read in the same transaction, so the reason is the one that refused the write.
             let state: Option<String> = sqlx::query_scalar(FLOW_STATE).bind(f.id).fetch_optional(&mut **tx).await?;
             return Ok(match state.as_deref() {
                 Some("passed_challenge") => SendResult::AlreadyPassed,
                 _ => SendResult::SendsUsedUp,
             });
+        };
+        // A resend invalidates every earlier code of the flow. Challenges are written only
+        // here, with the count, so a flow's first send has none to remove.
+        if sends > 1 {
+            sqlx::query(DELETE_CHALLENGES).bind(f.id).execute(&mut **tx).await?;
         }
-        // A resend invalidates every earlier code of the flow.
-        sqlx::query(DELETE_CHALLENGES).bind(f.id).execute(&mut **tx).await?;
         let c = &s.challenge;
         sqlx::query(INSERT_CHALLENGE)
             .bind(c.id)

@@ -108,6 +108,12 @@ pub struct OutboxMessage {
 }
 
 impl OutboxMessage {
+    /// A message written `abandoned` and never attempted: the decoy composed for an unknown
+    /// address so that its send costs what a real one costs.
+    pub fn is_decoy(&self) -> bool {
+        self.status == MessageStatus::Abandoned && self.send_count == 0
+    }
+
     /// Whether the sealed texts were erased after the message's lifetime.
     pub fn is_purged(&self) -> bool {
         self.body.0.is_empty()

@@ -5,6 +5,7 @@
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
 pub mod challenges;
+pub mod cleanup;
 pub(crate) mod courier;
 mod courier_list;
 mod courier_record;
@@ -13,9 +14,12 @@ pub mod courier_wake;
 pub mod errors;
 pub mod flows;
 mod identities;
+mod identity_expiry;
 mod metrics;
+mod passwords;
 pub mod phone;
 mod ratelimit;
+pub mod recovery;
 mod rows;
 pub mod sessions;
 
@@ -336,9 +340,24 @@ fn take_max_conns(dsn: &str) -> Result<(String, u32), ConnectError> {
     Ok((dsn, max))
 }
 
+/// A pooled Postgres connection idle for longer than this is pinged before use (the server or
+/// a proxy may have closed it meanwhile); one in steady use is not, since sqlx's default (a
+/// ping on every acquire) costs a database round trip per store call. A connection that broke
+/// anyway fails its statement, is dropped, and the next acquire opens a fresh one.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 fn postgres_pool_of(opts: PgConnectOptions, max_conns: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(max_conns)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy_with(opts)
 }
@@ -372,7 +391,10 @@ fn sqlite_pool(dsn: &str) -> Result<SqlitePool, ConnectError> {
     } else {
         SqlitePoolOptions::new().max_connections(8)
     };
+    // A SQLite connection is a file handle: nothing can close it behind the pool's back, so
+    // no ping before use (each would be a trip through the connection's worker thread).
     Ok(pool
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with(opts))
 }

@@ -15,9 +15,13 @@ pub struct RateLimitsConfig {
     pub verification_sends_per_address_10m: u32,
     /// Verification messages to one address per 24 hours.
     pub verification_sends_per_address_day: u32,
-    /// Wrong codes submitted for one address per 24 hours, across flows and resends, so new
-    /// flows do not reset the guess budget (NIST 800-63B 5.2.2 caps it at 100).
+    /// Wrong codes submitted for one address from one client per 24 hours, across flows
+    /// and resends, so new flows do not reset the guess budget. Counted per client, so one
+    /// attacker's guesses do not keep the owner from verifying.
     pub code_failures_per_address_day: u32,
+    /// Wrong codes for one address from all clients together per 24 hours: the hard cap
+    /// (NIST 800-63B 5.2.2: at most 100).
+    pub code_failures_per_address_total_day: u32,
     /// Self-service flows created per client IP (IPv4 /32, IPv6 /64) per minute.
     pub flows_per_ip_minute: u32,
     /// Messages triggered per client IP per 10 minutes.
@@ -26,8 +30,13 @@ pub struct RateLimitsConfig {
     pub submissions_per_ip_minute: u32,
     /// Login attempts per client IP per minute.
     pub logins_per_ip_minute: u32,
-    /// Failed logins per submitted identifier per 15 minutes.
+    /// Failed logins per submitted identifier per 15 minutes from all clients: the hard
+    /// lock, which a client the identity signed in from before does not meet.
     pub login_failures_per_account_15m: u32,
+    /// Failed logins per (identifier, client) per minute, then per hour: the growing delay
+    /// one client meets before the hard lock.
+    pub login_failures_per_client_minute: u32,
+    pub login_failures_per_client_hour: u32,
     /// Partner phone API: sends to one number per 10 minutes.
     pub phone_sends_per_number_10m: u32,
     /// Partner phone API: sends per API key per minute.
@@ -44,11 +53,14 @@ impl Default for RateLimitsConfig {
             verification_sends_per_address_10m: 5,
             verification_sends_per_address_day: 10,
             code_failures_per_address_day: 20,
+            code_failures_per_address_total_day: 100,
             flows_per_ip_minute: 60,
             sends_per_ip_10m: 30,
             submissions_per_ip_minute: 60,
             logins_per_ip_minute: 30,
-            login_failures_per_account_15m: 10,
+            login_failures_per_account_15m: 100,
+            login_failures_per_client_minute: 5,
+            login_failures_per_client_hour: 20,
             phone_sends_per_number_10m: 5,
             phone_sends_per_key_minute: 100,
             phone_failures_per_number_day: 10,
@@ -72,7 +84,10 @@ mod tests {
         assert_eq!(cfg.sends_per_ip_10m, 30);
         assert_eq!(cfg.submissions_per_ip_minute, 60);
         assert_eq!(cfg.logins_per_ip_minute, 30);
-        assert_eq!(cfg.login_failures_per_account_15m, 10);
+        assert_eq!(cfg.login_failures_per_account_15m, 100);
+        assert_eq!(cfg.login_failures_per_client_minute, 5);
+        assert_eq!(cfg.login_failures_per_client_hour, 20);
+        assert_eq!(cfg.code_failures_per_address_total_day, 100);
         assert_eq!(cfg.phone_sends_per_number_10m, 5);
         assert_eq!(cfg.phone_sends_per_key_minute, 100);
         assert_eq!(cfg.phone_failures_per_number_day, 10);

@@ -27,6 +27,7 @@
 
 mod batch;
 mod config;
+pub mod lockout;
 mod rule;
 
 use std::net::{IpAddr, Ipv6Addr};

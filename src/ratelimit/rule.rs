@@ -8,7 +8,7 @@ pub enum Rule {
     VerificationSendPerAddressShort,
     /// Verification messages per address, default 10 per 24 hours.
     VerificationSendPerAddressDay,
-    /// Wrong codes per address across flows and resends, default 20 per 24 hours.
+    /// Wrong codes per (address, client) across flows and resends, default 20 per 24 hours.
     CodeFailuresPerAddressDay,
     /// Flows created per client IP, default 60 per minute.
     FlowCreatePerIp,
@@ -18,8 +18,17 @@ pub enum Rule {
     SubmitPerIp,
     /// Login attempts per client IP, default 30 per minute.
     LoginPerIp,
-    /// Failed logins per submitted identifier, default 10 per 15 minutes.
+    /// Failed logins per submitted identifier from any client: the hard lock, default 100
+    /// per 15 minutes (a client the identity signed in from before is spared it).
     LoginFailuresPerAccount,
+    /// Failed logins per (identifier, client), default 5 per minute: the first step of the
+    /// growing delay.
+    LoginFailuresPerClientMinute,
+    /// Failed logins per (identifier, client), default 20 per hour: the second step.
+    LoginFailuresPerClientHour,
+    /// Wrong codes per address from all clients together, default 100 per 24 hours (the
+    /// per-client budget is `CodeFailuresPerAddressDay`).
+    CodeFailuresPerAddressTotalDay,
     /// Partner API sends per phone number, default 5 per 10 minutes.
     PhoneApiSendPerNumber,
     /// Partner API sends per API key, default 100 per minute.
@@ -36,7 +45,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 17] = [
         Rule::VerificationSendPerAddressShort,
         Rule::VerificationSendPerAddressDay,
         Rule::CodeFailuresPerAddressDay,
@@ -45,6 +54,9 @@ impl Rule {
         Rule::SubmitPerIp,
         Rule::LoginPerIp,
         Rule::LoginFailuresPerAccount,
+        Rule::LoginFailuresPerClientMinute,
+        Rule::LoginFailuresPerClientHour,
+        Rule::CodeFailuresPerAddressTotalDay,
         Rule::PhoneApiSendPerNumber,
         Rule::PhoneApiSendPerKey,
         Rule::PhoneApiFailuresPerNumberDay,
@@ -65,6 +77,9 @@ impl Rule {
             Rule::SubmitPerIp => "submit_ip_1m",
             Rule::LoginPerIp => "login_ip_1m",
             Rule::LoginFailuresPerAccount => "login_failure_account_15m",
+            Rule::LoginFailuresPerClientMinute => "login_failure_client_1m",
+            Rule::LoginFailuresPerClientHour => "login_failure_client_1h",
+            Rule::CodeFailuresPerAddressTotalDay => "code_failure_address_total_day",
             Rule::PhoneApiSendPerNumber => "phone_send_number_10m",
             Rule::PhoneApiSendPerKey => "phone_send_key_1m",
             Rule::PhoneApiFailuresPerNumberDay => "phone_failure_number_day",
@@ -80,13 +95,16 @@ impl Rule {
             Rule::FlowCreatePerIp
             | Rule::SubmitPerIp
             | Rule::LoginPerIp
-            | Rule::PhoneApiSendPerKey => 60,
+            | Rule::PhoneApiSendPerKey
+            | Rule::LoginFailuresPerClientMinute => 60,
             Rule::VerificationSendPerAddressShort
             | Rule::SendPerIp
             | Rule::PhoneApiSendPerNumber => 600,
             Rule::LoginFailuresPerAccount => 900,
+            Rule::LoginFailuresPerClientHour => 3600,
             Rule::VerificationSendPerAddressDay
             | Rule::CodeFailuresPerAddressDay
+            | Rule::CodeFailuresPerAddressTotalDay
             | Rule::PhoneApiFailuresPerNumberDay
             | Rule::SmsPerRangeDay
             | Rule::SmsPerCountryDay
@@ -106,6 +124,9 @@ impl Rule {
             Rule::SubmitPerIp => cfg.submissions_per_ip_minute,
             Rule::LoginPerIp => cfg.logins_per_ip_minute,
             Rule::LoginFailuresPerAccount => cfg.login_failures_per_account_15m,
+            Rule::LoginFailuresPerClientMinute => cfg.login_failures_per_client_minute,
+            Rule::LoginFailuresPerClientHour => cfg.login_failures_per_client_hour,
+            Rule::CodeFailuresPerAddressTotalDay => cfg.code_failures_per_address_total_day,
             Rule::PhoneApiSendPerNumber => cfg.phone_sends_per_number_10m,
             Rule::PhoneApiSendPerKey => cfg.phone_sends_per_key_minute,
             Rule::PhoneApiFailuresPerNumberDay => cfg.phone_failures_per_number_day,

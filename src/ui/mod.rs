@@ -47,6 +47,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/ui/registration.hbs"),
     ),
     ("settings", include_str!("../../templates/ui/settings.hbs")),
+    ("recovery", include_str!("../../templates/ui/recovery.hbs")),
 ];
 
 const CSS: &str = include_str!("../../templates/ui/verity.css");

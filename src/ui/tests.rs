@@ -290,9 +290,13 @@ fn every_page_renders_with_its_model() {
         home.contains(r#"href="/v""#) && home.contains("http://admin/admin/dev/inbox"),
         "{home}"
     );
-    let ver = r.render("verification", &common(json!({"form": r.form("en", &every_node_ui()), "sent_to": "We sent a code to j***@example.com.", "passed": false, "state": "sent_email", "restart": "/restart", "login_href": "/l"}))).unwrap();
+    let ver = r.render("verification", &common(json!({"form": r.form("en", &every_node_ui()), "sent_to": "We sent a code to j***@example.com.", "resent": "A new code was sent at 10:42 (UTC).", "for_sign_in": true, "sign_in_next": false, "waiting": true, "passed": false, "state": "sent_email", "restart": "/restart", "login_href": "/l"}))).unwrap();
     assert!(
         ver.contains("j***@example.com") && ver.contains(r#"href="/restart""#),
+        "{ver}"
+    );
+    assert!(
+        ver.contains("Verify your address to finish signing in") && ver.contains("10:42"),
         "{ver}"
     );
     let flows =
@@ -304,9 +308,11 @@ fn every_page_renders_with_its_model() {
         home.contains(r#"href="/out""#) && home.contains("address-pending"),
         "{home}"
     );
-    for kind in ["login", "registration", "settings"] {
-        let links = json!({"login": "/l", "registration": "/r", "verification": "/v"});
-        let model = json!({"form": r.form("en", &every_node_ui()), "kind": kind, "refresh": false, "links": links});
+    for kind in ["login", "registration", "settings", "recovery"] {
+        let links =
+            json!({"login": "/l", "registration": "/r", "verification": "/v", "recovery": "/rc"});
+        let model = json!({"form": r.form("en", &every_node_ui()), "kind": kind, "refresh": false, "links": links,
+            "sent_to": null, "resent": null, "waiting": true, "recovery_enabled": true});
         let page = r.render(kind, &common(model)).unwrap();
         assert!(page.contains("<form"), "{page}");
     }

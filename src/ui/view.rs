@@ -143,6 +143,8 @@ pub fn node_view(cat: &Catalogue, lang: &str, node: &Value, index: usize) -> Opt
         "autocomplete": str_attr(a, "autocomplete"),
         "pattern": str_attr(a, "pattern"),
         "maxlength": scalar(a.get("maxlength")),
+        // Set by pages that know the code's alphabet (`http::ui::polish`).
+        "inputmode": Value::Null,
         // Only `method` buttons ask the browser to validate the form: resend, provider and
         // similar buttons carry their own intent, and the server validates every submission.
         "formnovalidate": is_button && name != "method",
@@ -190,7 +192,7 @@ pub fn form_view(cat: &Catalogue, lang: &str, ui: &Value) -> Value {
         .into_iter()
         .map(|(name, nodes)| {
             let visible = nodes.iter().any(|n| n["is_hidden"] != true);
-            json!({"name": dom_safe(&name), "nodes": nodes, "visible": visible})
+            json!({"name": dom_safe(&name), "nodes": nodes, "visible": visible, "heading": null})
         })
         .collect();
     let action = ui.get("action").and_then(Value::as_str).unwrap_or("");

@@ -242,3 +242,26 @@ async fn a_code_of_the_wrong_shape_is_refused_without_spending_an_attempt() {
     let reply = c.use_code(&app, &flow, &code).await;
     assert_eq!(reply.body["state"], "passed_challenge", "{reply:?}");
 }
+
+#[tokio::test]
+async fn flow_sends_to_high_cost_numbers_look_sent_and_send_nothing() {
+    let app = spawn_app().await;
+    // Satellite and international premium rate: refused by the SMS policy by default.
+    for number in ["+881612345678", "+979123456789"] {
+        // The verification form's send.
+        let c = Client::new(Kind::Api);
+        let flow = c.init(&app).await;
+        let r = c.send_code(&app, &flow, number).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["state"], "sent_email", "answered like a send");
+        // A sign-in of an account holding the number.
+        unverified(&app, "phone", "phone", number).await;
+        let login = FlowClient::new(Kind::Api);
+        let f = login.init(&app, "login").await;
+        let r = login
+            .submit(&app, "login", &f, sign_in(number, PASSWORD))
+            .await;
+        assert_eq!(r.status, 403, "{r:?}");
+        assert!(outbox(&app, number).await.is_empty(), "no SMS to {number}");
+    }
+}

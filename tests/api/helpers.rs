@@ -109,7 +109,27 @@ async fn start(
         env!("CARGO_MANIFEST_DIR"),
         "/config.yml"
     )));
-    let app = Application::build(settings, &source, true, true)
+    start_from(settings, &source, dir, pg_schema).await
+}
+
+/// Starts settings loaded from `source` (its directory resolves relative `file://` paths) in
+/// development mode; `dir` is removed when the app is dropped.
+pub async fn spawn_loaded(
+    settings: Settings,
+    source: &verity::config::ConfigSource,
+    dir: TempDir,
+) -> TestApp {
+    verity::install_crypto_provider();
+    start_from(settings, source, Some(dir), None).await
+}
+
+async fn start_from(
+    settings: Settings,
+    source: &verity::config::ConfigSource,
+    dir: Option<TempDir>,
+    pg_schema: Option<(String, String)>,
+) -> TestApp {
+    let app = Application::build(settings, source, true, true)
         .await
         .expect("build app");
     let public = format!("http://127.0.0.1:{}", app.public_port());

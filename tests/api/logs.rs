@@ -159,8 +159,7 @@ async fn codes_passwords_and_secrets_never_reach_the_logs() {
     assert_eq!(done["state"], "passed_challenge");
     // The emailed link carries the code in its query string.
     let link = format!("{action}&code={code}");
-    // Opened as a browser opens it, keeping cookies: the flow that replaces the finished one
-    // is a browser flow bound to the cookie set on the way.
+    // Opened as a browser opens it: with a cookie jar for the flow it continues in.
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -423,4 +422,39 @@ async fn a_request_for_a_host_the_base_url_does_not_name_is_warned_about_once() 
         .collect::<Vec<_>>();
     assert_eq!(warned.len(), 1, "{logs}");
     assert!(warned[0].contains("login.example.com"), "{}", warned[0]);
+}
+
+#[tokio::test]
+async fn each_request_is_logged_once_and_health_checks_can_be_left_out() {
+    for quiet in [false, true] {
+        let flag = if quiet { "true" } else { "false" };
+        let served = serve(&[
+            ("SERVE_PUBLIC_REQUEST_LOG_DISABLE_FOR_HEALTH", flag),
+            ("SERVE_ADMIN_REQUEST_LOG_DISABLE_FOR_HEALTH", flag),
+        ]);
+        let http = reqwest::Client::new();
+        for url in [
+            format!("{}/health/alive", served.public),
+            format!("{}/health/ready", served.admin),
+            format!("{}/self-service/login/api", served.public),
+        ] {
+            assert!(http.get(&url).send().await.unwrap().status().is_success());
+        }
+        let logs = served.logs();
+        let done: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("completed handling request"))
+            .collect();
+        let login = done
+            .iter()
+            .filter(|l| l.contains("/self-service/login/api"))
+            .count();
+        let health = done.iter().filter(|l| l.contains("/health/")).count();
+        assert_eq!(login, 1, "quiet={quiet}: {done:#?}");
+        assert_eq!(
+            health,
+            if quiet { 0 } else { 2 },
+            "quiet={quiet}: {done:#?}"
+        );
+    }
 }

@@ -440,3 +440,80 @@ async fn repeated_sign_ups_with_one_address_cannot_flood_its_inbox() {
     }
     assert_eq!(fresh, [200, 200, 200, 429]);
 }
+
+/// Signs up `email` with `password` through the api flow; the answer's status.
+async fn sign_up_with(app: &crate::helpers::TestApp, email: &str, password: &str) -> u16 {
+    let c = FlowClient::new(Kind::Api);
+    let flow = c.init(app, "registration").await;
+    let r = c
+        .submit(app, "registration", &flow, sign_up(email, password))
+        .await;
+    r.status
+}
+
+/// The message ids of a password sign-in of `email`.
+async fn sign_in_ids(app: &crate::helpers::TestApp, email: &str, password: &str) -> String {
+    let c = FlowClient::new(Kind::Api);
+    let flow = c.init(app, "login").await;
+    let r = c
+        .submit(
+            app,
+            "login",
+            &flow,
+            crate::auth_support::sign_in(email, password),
+        )
+        .await;
+    format!(
+        "{} {}",
+        r.status,
+        r.body["error"]["id"].as_str().unwrap_or("")
+    )
+}
+
+#[tokio::test]
+async fn a_squatter_past_the_unverified_lifespan_gives_way_to_the_owners_sign_up() {
+    const SQUATTER: &str = "squatter's password 1234";
+    const OWNER: &str = "the owner's own password 5678";
+    let app = spawn_with(|s| {
+        s.identity.unverified_lifespan = Some(verity::config::GoDuration::from_secs(0));
+    })
+    .await;
+    assert_eq!(
+        sign_up_with(&app, "victim@example.com", SQUATTER).await,
+        200
+    );
+    // The squatter never verifies; the owner signs up with the same address.
+    assert_eq!(sign_up_with(&app, "victim@example.com", OWNER).await, 200);
+    let all = app.store().list_identities(None, 10, None).await.unwrap();
+    assert_eq!(all.identities.len(), 1, "one identity holds the address");
+    assert_eq!(
+        sign_in_ids(&app, "victim@example.com", SQUATTER).await,
+        "400 ",
+        "the squatter's password stops working"
+    );
+    assert_eq!(
+        sign_in_ids(&app, "victim@example.com", OWNER).await,
+        "403 session_verified_address_required",
+        "the owner's account waits for its code"
+    );
+    let messages = wait_messages(&app, "victim@example.com", 2).await;
+    assert!(
+        messages.iter().all(|m| !m["code"].is_null()),
+        "each sign-up got its code, no duplicate notice: {messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_unverified_lifespan_a_never_verified_identity_keeps_its_address() {
+    const FIRST: &str = "first password of the two 1234";
+    let app = spawn_app().await;
+    assert_eq!(sign_up_with(&app, "kept@example.com", FIRST).await, 200);
+    assert_eq!(
+        sign_up_with(&app, "kept@example.com", "second password 5678").await,
+        200
+    );
+    assert_eq!(
+        sign_in_ids(&app, "kept@example.com", FIRST).await,
+        "403 session_verified_address_required"
+    );
+}

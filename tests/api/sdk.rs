@@ -85,3 +85,10 @@ async fn ory_kratos_client_drives_the_browser_flows_on_postgres() {
     };
     run_against(&app, "browser.mjs").await;
 }
+
+/// Recovery by code with the SDK: the emailed code, `continue_with` (session token and
+/// settings flow), a new password through that flow; and an admin-issued recovery code.
+#[tokio::test]
+async fn ory_javascript_sdk_recovers_an_account() {
+    run_sdk("recovery.mjs").await;
+}

@@ -345,6 +345,18 @@ async fn a_new_password_replaces_the_old_one_and_ends_other_sessions() {
             .status,
         200
     );
+    // The owner is told (SECURITY.md J2), and the notice holds no secret.
+    let notices: Vec<Value> = wait_messages(&app, "pw@example.com", 2)
+        .await
+        .into_iter()
+        .filter(|m| m["template_type"] == "password_changed")
+        .collect();
+    assert_eq!(notices.len(), 1, "one password notice");
+    assert_eq!(
+        notices[0]["subject"],
+        "The password of your account was changed"
+    );
+    assert!(!notices[0]["body"].to_string().contains(NEW_PASSWORD));
 }
 
 #[tokio::test]

@@ -159,12 +159,15 @@ async fn a_browser_verifies_an_address_through_the_pages() {
         html.contains("You successfully verified your email address."),
         "{html}"
     );
+    // Signed out, Continue leads to the sign-in (which then goes where Continue went): the
+    // page says signing in is next (issue 13, changed on purpose).
     let continue_to = &app.registry.settings.selfservice.default_browser_return_url;
     assert_eq!(
         attr_after(&html, r#"id="n1-continue""#, "href"),
-        *continue_to
+        login_then(&app, continue_to)
     );
-    assert!(html.contains(">Continue</a>"), "{html}");
+    assert!(html.contains(">Sign in</a>"), "{html}");
+    assert!(html.contains("Sign in to continue"), "{html}");
     assert!(
         !html.contains("csrf_token"),
         "no token in a GET form: {html}"
@@ -263,7 +266,19 @@ async fn a_flows_return_to_wins_over_the_success_redirect() {
         html.contains("You successfully verified your email address."),
         "{html}"
     );
-    assert_eq!(attr_after(&html, r#"id="n1-continue""#, "href"), return_to);
+    assert_eq!(
+        attr_after(&html, r#"id="n1-continue""#, "href"),
+        login_then(&app, &return_to)
+    );
+}
+
+/// The sign-in that continues to `to` (what a signed-out person's Continue leads to).
+fn login_then(app: &TestApp, to: &str) -> String {
+    format!(
+        "{}/self-service/login/browser?return_to={}",
+        app.public,
+        crate::verification_support::enc(to)
+    )
 }
 
 #[tokio::test]

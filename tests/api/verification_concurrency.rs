@@ -331,3 +331,50 @@ async fn a_database_dump_holds_no_code_or_token_postgres() {
         link_tokens_are_not_stored_in_plaintext(app).await;
     }
 }
+
+/// Twenty resends of one flow at once: no error, at most the flow's send budget of messages,
+/// and one code left that works (each resend invalidates the one before).
+async fn twenty_parallel_resends(app: TestApp) {
+    let max = app
+        .registry
+        .settings
+        .selfservice
+        .methods
+        .code
+        .config
+        .max_resends as usize;
+    let email = "resends@example.com";
+    let (identity, flow, _first) = sent_api_flow(&app, email).await;
+    let c = Client::new(Kind::Api);
+    let replies = join_all((0..20).map(|_| c.send_code(&app, &flow, email))).await;
+    for r in &replies {
+        assert!(
+            r.status == 200 || r.status == 410,
+            "a resend answers the flow or its replacement: {r:?}"
+        );
+    }
+    let sent = outbox(&app, email).await.len();
+    assert!(sent <= max, "{sent} messages for a budget of {max}");
+    let active = scalar(
+        app.store(),
+        "SELECT COUNT(*) FROM selfservice_flow_challenges WHERE used_at IS NULL",
+    )
+    .await;
+    assert_eq!(active, 1, "one live code");
+    let newest = inbox_code(&app, email).await;
+    let r = c.use_code(&app, &flow, &newest).await;
+    assert_eq!(r.body["state"], "passed_challenge", "{r:?}");
+    assert_verified(&app, &identity).await;
+}
+
+#[tokio::test]
+async fn twenty_parallel_resends_stay_within_the_budget_sqlite() {
+    twenty_parallel_resends(spawn_with(unlimited).await).await;
+}
+
+#[tokio::test]
+async fn twenty_parallel_resends_stay_within_the_budget_postgres() {
+    if let Some(app) = spawn_pg(unlimited).await {
+        twenty_parallel_resends(app).await;
+    }
+}

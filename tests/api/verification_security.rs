@@ -58,6 +58,8 @@ async fn an_unknown_address_is_answered_like_a_known_one_and_gets_nothing() {
         let (_, unknown_flow) = answered_alike(&app, kind, &known, &unknown).await;
         assert_eq!(inbox(&app, &known).await.len(), 1);
         assert!(outbox(&app, &unknown).await.is_empty(), "nothing queued");
+        // The same work was done for it (C3): a sealed decoy that the courier never sends.
+        assert_eq!(decoys(&app, &unknown).await.len(), 1, "one decoy");
         // A code submitted to the unknown address's flow is just wrong.
         let c = Client::new(Kind::Api);
         if kind == Kind::Api {
@@ -282,31 +284,83 @@ async fn codes_appear_in_no_answer_and_no_redirect() {
     }
 }
 
-#[tokio::test]
-async fn known_and_unknown_addresses_take_about_the_same_time() {
-    let app = spawn_with(|s| s.selfservice.rate_limits.enabled = false).await;
+/// The medians of 40 interleaved sends for known and for unknown addresses (round `round`).
+async fn send_medians(app: &TestApp, round: usize) -> (Duration, Duration) {
     let c = Client::new(Kind::Api);
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
     for i in 0..40 {
-        let k = format!("timing-known-{i}@example.com");
-        create_email_identity(&app, &k).await;
-        let u = format!("timing-unknown-{i}@example.com");
+        let k = format!("timing-known-{round}-{i}@example.com");
+        create_email_identity(app, &k).await;
+        let u = format!("timing-unknown-{round}-{i}@example.com");
         // Interleaved, so drift in the machine's load hits both alike.
         for (address, times) in [(&k, &mut known), (&u, &mut unknown)] {
-            let flow = c.init(&app).await;
+            let flow = c.init(app).await;
             let started = std::time::Instant::now();
-            assert_eq!(c.send_code(&app, &flow, address).await.status, 200);
+            assert_eq!(c.send_code(app, &flow, address).await.status, 200);
             times.push(started.elapsed());
         }
     }
-    let median = |v: &mut Vec<Duration>| {
+    let median = |mut v: Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
-    let (k, u) = (median(&mut known), median(&mut unknown));
-    let gap = k.abs_diff(u);
-    assert!(
-        gap < Duration::from_millis(5),
-        "median known {k:?} vs unknown {u:?} (must be under 5 ms)"
+    (median(known), median(unknown))
+}
+
+/// A coarse bound that a loaded test machine can hold (the fine figure comes from
+/// `cargo bench --bench timing`). A systematic gap over the bound fails every round; a burst
+/// of load from other tests spoils one round, so up to three are measured.
+#[tokio::test]
+async fn known_and_unknown_addresses_take_about_the_same_time() {
+    let app = spawn_with(|s| s.selfservice.rate_limits.enabled = false).await;
+    let mut seen = Vec::new();
+    for round in 0..3 {
+        let (k, u) = send_medians(&app, round).await;
+        if k.abs_diff(u) < Duration::from_millis(5) {
+            return;
+        }
+        seen.push((k, u));
+    }
+    panic!("median known vs unknown differ by 5 ms or more in every round: {seen:?}");
+}
+
+/// Links in messages come from `serve.public.base_url`, never from the request's `Host`
+/// (SECURITY.md F4): a spoofed Host cannot point a victim's link at the attacker.
+#[tokio::test]
+async fn links_in_messages_ignore_a_spoofed_host_header() {
+    let app = spawn_app().await;
+    let email = "host-header@example.com";
+    create_email_identity(&app, email).await;
+    let http = reqwest::Client::new();
+    let flow: Value = http
+        .get(format!("{}/self-service/verification/api", app.public))
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let action = format!(
+        "{}/self-service/verification?flow={}",
+        app.public,
+        flow["id"].as_str().unwrap()
     );
+    let sent = http
+        .post(&action)
+        .header("host", "attacker.example")
+        .header(ACCEPT, "application/json")
+        .json(&serde_json::json!({"method": "code", "email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let message = &wait_messages(&app, email, 1).await[0];
+    let body = message["body"].as_str().unwrap();
+    assert!(!body.contains("attacker.example"), "{body}");
+    assert!(
+        body.contains(&format!("{}/self-service/verification?", app.public)),
+        "{body}"
+    );
+    assert!(!flow.to_string().contains("attacker.example"), "{flow}");
 }

@@ -479,8 +479,24 @@ pub async fn inbox_link(app: &TestApp, to: &str) -> (String, String) {
     (get("flow"), get("token"))
 }
 
-/// Every outbox message (any channel) to `to`, through the admin courier API.
+/// Every outbox message (any channel) to `to` that the courier sends or sent, through the
+/// admin courier API; the decoys written for unknown addresses (see [`decoys`]) are left out.
 pub async fn outbox(app: &TestApp, to: &str) -> Vec<Value> {
+    let all = all_to(app, to).await;
+    all.into_iter().filter(|m| !is_decoy(m)).collect()
+}
+
+/// The messages an unknown address did not get: composed like real ones, stored as
+/// `abandoned` and never attempted.
+pub async fn decoys(app: &TestApp, to: &str) -> Vec<Value> {
+    all_to(app, to).await.into_iter().filter(is_decoy).collect()
+}
+
+fn is_decoy(m: &Value) -> bool {
+    m["status"] == "abandoned" && m["send_count"] == 0
+}
+
+async fn all_to(app: &TestApp, to: &str) -> Vec<Value> {
     let resp = app
         .get_admin(&format!("/admin/courier/messages?recipient={}", enc(to)))
         .await;

@@ -16,7 +16,9 @@ pub mod ui;
 
 pub use deps::{DepsParts, FlowDeps, NewFlow};
 pub use error::{FlowError, parse_flow_id};
-pub use model::{Challenge, Flow, FlowKind, FlowType, IllegalTransition, Method, State};
+pub use model::{
+    Challenge, Flow, FlowKind, FlowType, IllegalTransition, Method, State, UNBOUND_BROWSER,
+};
 pub use outcome::{Done, DoneBody, Outcome, Replacement, Step};
 pub use record::Flows;
 pub use request::{

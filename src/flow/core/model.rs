@@ -201,7 +201,16 @@ pub struct Flow {
     pub challenge: Challenge,
 }
 
+/// The `internal_context` key that marks a browser flow bound to no browser.
+pub const UNBOUND_BROWSER: &str = "unbound_browser";
+
 impl Flow {
+    /// A browser flow bound to no browser: a recovery flow an administrator issued, which
+    /// whoever holds its link may open (Kratos's `DangerousSkipCSRFCheck`).
+    pub fn is_unbound(&self) -> bool {
+        self.internal_context.get(UNBOUND_BROWSER) == Some(&Value::Bool(true))
+    }
+
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         now >= self.expires_at
     }

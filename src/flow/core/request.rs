@@ -23,6 +23,9 @@ pub struct Request {
     pub device: DeviceInfo,
     /// The session the request presents, for the kinds that look at it.
     pub session: Option<(Session, Identity)>,
+    /// The browser's device marks (`verity_device`): the identifiers signed in from it
+    /// before, as keyed hashes. Such a browser is spared the identifier's hard lock.
+    pub device_marks: Option<String>,
 }
 
 impl Request {

@@ -132,6 +132,7 @@ pub async fn read<S: FlowService>(
     let flow = svc.deps().flows.get(S::KIND, id).await?;
     svc.authorize(&flow, req)?;
     if flow.flow_type == FlowType::Browser
+        && !flow.is_unbound()
         && !req
             .csrf_cookie
             .as_deref()
@@ -258,7 +259,7 @@ pub fn check_csrf(
     submitted: Option<&str>,
     bound: bool,
 ) -> Result<(), FlowError> {
-    if flow.flow_type != FlowType::Browser {
+    if flow.flow_type != FlowType::Browser || flow.is_unbound() {
         return Ok(());
     }
     let cookie = req

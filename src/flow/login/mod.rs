@@ -1,7 +1,10 @@
 //! Login with the password and oidc methods: `choose_method -> passed_challenge`, `refresh`,
 //! and the after-hooks (`require_verified_address`, web hooks, session) in `finish.rs`.
 
+mod code;
 mod finish;
+
+pub use code::LoginMethod;
 
 use chrono::{DateTime, Utc};
 
@@ -13,7 +16,7 @@ use crate::flow::core::{
 };
 use crate::flow::verification::VerificationService;
 use crate::ratelimit::Rule;
-use crate::strategy::PasswordOrOidc;
+use crate::strategy::code::login::send_code_button;
 use crate::strategy::oidc;
 use crate::strategy::password::{self, Authenticator};
 
@@ -37,17 +40,24 @@ impl LoginService {
     /// buttons are offered.
     fn fresh(&self, new: NewFlow, identifier: Option<&str>, now: DateTime<Utc>) -> Flow {
         let mut flow = self.deps.new_flow(new, now);
-        let schemas = self.deps.identities.schemas();
-        let label = schemas
-            .get(schemas.default_id())
-            .map_or_else(messages::label_identifier, |s| {
-                crate::strategy::profile::identifier_label(&s.raw)
-            });
-        fill_ui(&mut flow, identifier, label);
+        fill_ui(&mut flow, identifier, self.identifier_label());
+        if identifier.is_none() && self.code_enabled() {
+            flow.ui.nodes.push(send_code_button());
+        }
         if identifier.is_none() {
             oidc::add_provider_nodes(&mut flow.ui, &self.deps, FlowKind::Login);
         }
         flow
+    }
+
+    /// The identifier's label: its title in the default schema ("E-Mail"), as Kratos shows it.
+    fn identifier_label(&self) -> crate::text::Text {
+        let schemas = self.deps.identities.schemas();
+        schemas
+            .default_schema()
+            .map_or_else(messages::label_identifier, |s| {
+                crate::strategy::profile::identifier_label(&s.raw)
+            })
     }
 
     /// A new login flow continuing `old`'s browser (not stored): the expired flow of a social
@@ -76,7 +86,7 @@ fn fill_ui(flow: &mut Flow, identifier: Option<&str>, label: crate::text::Text) 
 }
 
 impl FlowService for LoginService {
-    type Method = PasswordOrOidc;
+    type Method = LoginMethod;
     const KIND: FlowKind = FlowKind::Login;
     const SESSION: SessionUse = SessionUse::Optional;
 
@@ -134,6 +144,11 @@ impl FlowService for LoginService {
         Some(Rule::LoginPerIp)
     }
 
+    /// A sign-in code proves possession, as a verification code does.
+    fn is_answer(&self, sub: &Submission<Self::Method>) -> bool {
+        matches!(&sub.method, Ok(LoginMethod::Code(c)) if c.code.is_some() && !c.resend)
+    }
+
     async fn submit(
         &self,
         mut flow: Flow,
@@ -144,10 +159,10 @@ impl FlowService for LoginService {
         let methods = &self.deps.settings.selfservice.methods;
         match sub.method {
             // A refresh re-authenticates the signed-in identity; it offers no providers.
-            Ok(PasswordOrOidc::Oidc(fields)) if !flow.refresh && oidc::enabled(&self.deps) => {
+            Ok(LoginMethod::Oidc(fields)) if !flow.refresh && oidc::enabled(&self.deps) => {
                 oidc::start(&self.deps, flow, fields, now).await
             }
-            Ok(PasswordOrOidc::Password(fields)) if methods.password.enabled => {
+            Ok(LoginMethod::Password(fields)) if methods.password.enabled => {
                 match self
                     .auth
                     .authenticate(&self.deps, flow, fields, req, now)
@@ -159,6 +174,9 @@ impl FlowService for LoginService {
                             .await
                     }
                 }
+            }
+            Ok(LoginMethod::Code(fields)) if !flow.refresh && self.code_enabled() => {
+                self.code(flow, fields, req, now).await
             }
             _ => {
                 flow.ui.clear_messages();

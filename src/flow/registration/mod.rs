@@ -4,6 +4,7 @@
 mod after;
 mod oidc;
 mod password;
+mod squat;
 
 pub use oidc::SocialSignUp;
 

@@ -73,11 +73,14 @@ impl RegistrationService {
                 .sessions
                 .issue(identity.id, "password", None, req.device.clone(), now)
         });
-        let stored = self
-            .deps
-            .store
-            .register_identity(&identity, session.as_ref().map(Issued::rows))
-            .await;
+        let rows = session.as_ref().map(Issued::rows);
+        let mut stored = self.deps.store.register_identity(&identity, rows).await;
+        if matches!(stored, Err(StoreError::Conflict(_)))
+            && self.evict_squatters(&identity, flow.id, req, now).await?
+        {
+            let rows = session.as_ref().map(Issued::rows);
+            stored = self.deps.store.register_identity(&identity, rows).await;
+        }
         let registered = |session, decoy| Registered {
             method: Method::Password,
             session,

@@ -90,6 +90,8 @@ impl SettingsService {
         }
         self.fill_ui(&mut flow, &identity.schema_id, &identity.traits);
         flow.ui.messages.push(messages::settings_saved());
+        // What was saved, for the page's message (settings flows do not show `active`).
+        flow.active = Some(method);
         flow.saved()?;
         self.deps.flows.update(&flow, now).await?;
         Ok(Outcome::Done(Box::new(Done {

@@ -129,7 +129,10 @@ impl SettingsService {
             .await
         {
             Ok(updated) => {
-                let notices = self.replaced_notices(identity, &updated, req, now).await?;
+                let mut notices = self.replaced_notices(identity, &updated, req, now).await?;
+                if change.end_sessions_except.is_some() {
+                    notices.extend(self.password_notices(&updated, req, now).await?);
+                }
                 self.deps
                     .store
                     .update_identity_with_messages(&updated, &notices, change.end_sessions_except)
@@ -153,6 +156,58 @@ impl SettingsService {
         self.show_form(flow.clone(), now).await.map(Err)
     }
 
+    /// "Your password was changed" to each email address of the identity (verified ones when
+    /// it has any), queued with the change: the owner learns of a password set through a
+    /// stolen session. Each notice passes the send limits.
+    async fn password_notices(
+        &self,
+        identity: &Identity,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxMessage>, FlowError> {
+        let emails: Vec<_> = identity
+            .verifiable_addresses
+            .iter()
+            .filter(|a| a.via == Via::Email)
+            .collect();
+        let any_verified = emails.iter().any(|a| a.verified);
+        let public =
+            json!({"id": identity.id, "schema_id": identity.schema_id, "traits": identity.traits});
+        let mut notices = Vec::new();
+        for a in emails.into_iter().filter(|a| a.verified || !any_verified) {
+            notices.extend(
+                self.notice(&a.value, TemplateKind::PasswordChanged, &public, req, now)
+                    .await?,
+            );
+        }
+        Ok(notices)
+    }
+
+    /// A notice to `to`, composed when the send limits admit it.
+    async fn notice(
+        &self,
+        to: &str,
+        kind: TemplateKind,
+        identity: &Value,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxMessage>, FlowError> {
+        let recipient = To {
+            via: Via::Email,
+            address: to,
+        };
+        let admission = self.deps.delivery.admit(recipient, Some(&req.client), now);
+        if !admission.await?.is_send() {
+            return Ok(None);
+        }
+        let data = json!({"to": to, "identity": identity});
+        let message = self
+            .deps
+            .courier
+            .compose(Channel::Email, to, kind, &data, None, now)?;
+        Ok(Some(message))
+    }
+
     /// "Your address was replaced" to each email address the change removed, so the owner
     /// learns of a takeover through a stolen session. Queued in the identity's transaction:
     /// the change and its notices are stored together or not at all. Each notice passes the
@@ -173,29 +228,8 @@ impl SettingsService {
                     .iter()
                     .any(|n| n.via == a.via && n.value == a.value)
         }) {
-            let to = To {
-                via: old.via,
-                address: &old.value,
-            };
-            if !self
-                .deps
-                .delivery
-                .admit(to, Some(&req.client), now)
-                .await?
-                .is_send()
-            {
-                continue;
-            }
-            let data = json!({"to": old.value, "identity": public});
-            let message = self.deps.courier.compose(
-                Channel::Email,
-                &old.value,
-                TemplateKind::VerifiableAddressChanged,
-                &data,
-                None,
-                now,
-            )?;
-            notices.push(message);
+            let kind = TemplateKind::VerifiableAddressChanged;
+            notices.extend(self.notice(&old.value, kind, &public, req, now).await?);
         }
         Ok(notices)
     }

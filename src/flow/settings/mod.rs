@@ -62,6 +62,21 @@ impl SettingsService {
         flow
     }
 
+    /// A stored settings flow for `identity` that continues from another flow (recovery),
+    /// showing `message`.
+    pub async fn start_for(
+        &self,
+        origin: NewFlow,
+        identity: &Identity,
+        message: crate::text::Text,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError> {
+        let mut flow = self.fresh(origin, identity, now);
+        flow.ui.messages.push(message);
+        self.deps.flows.insert(&flow).await?;
+        Ok(flow)
+    }
+
     /// The CSRF node, the profile group (traits and its submit) and the password group.
     fn fill_ui(&self, flow: &mut Flow, schema_id: &str, traits: &Value) {
         let mut nodes = Vec::new();

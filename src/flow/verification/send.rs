@@ -259,7 +259,11 @@ impl VerificationService {
     }
 
     /// The message for a send: the code or link to a known address; to an unknown one,
-    /// optionally a notice that someone tried (email only: an SMS would cost money).
+    /// optionally a notice that someone tried (email only: an SMS would cost money), and
+    /// otherwise a decoy: the same message composed and sealed for nobody and written as
+    /// `abandoned`, so that a send for an unknown address costs what a send for a known one
+    /// costs (SECURITY.md C3) and the courier never picks it up. Operators see decoys in
+    /// the admin list, never attempted.
     fn message(
         &self,
         flow: &Flow,
@@ -276,41 +280,64 @@ impl VerificationService {
             "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
             "expires_in_minutes": minted.lifespan_minutes,
         });
-        let secret = minted.expose();
-        let kind = match (owner, minted.method) {
-            (Some(o), method) => {
-                data["identity"] =
-                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
-                if method == Method::Code {
-                    data["verification_code"] = json!(secret);
-                    data["verification_url"] = json!(format!(
-                        "{public}self-service/verification?code={secret}&flow={}",
-                        flow.id
-                    ));
-                    TemplateKind::VerificationCodeValid
-                } else {
-                    data["verification_url"] = json!(format!(
-                        "{public}self-service/verification?flow={}&token={secret}",
-                        flow.id
-                    ));
-                    TemplateKind::VerificationValid
-                }
+        let notify = self.cfg().notify_unknown_recipients && via == Via::Email;
+        let identity = match owner {
+            Some(o) => json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0}),
+            None if notify => {
+                let kind = match minted.method {
+                    Method::Link => TemplateKind::VerificationInvalid,
+                    _ => TemplateKind::VerificationCodeInvalid,
+                };
+                return self
+                    .compose(via, address, kind, &data, minted, now)
+                    .map(Some);
             }
-            (None, _) if !self.cfg().notify_unknown_recipients || via != Via::Email => {
-                return Ok(None);
-            }
-            (None, Method::Link) => TemplateKind::VerificationInvalid,
-            (None, _) => TemplateKind::VerificationCodeInvalid,
+            None => json!({"id": uuid::Uuid::nil(), "schema_id": "", "traits": {}}),
         };
+        data["identity"] = identity;
+        let secret = minted.expose();
+        let kind = if minted.method == Method::Code {
+            data["verification_code"] = json!(secret);
+            data["verification_url"] = json!(format!(
+                "{public}self-service/verification?code={secret}&flow={}",
+                flow.id
+            ));
+            TemplateKind::VerificationCodeValid
+        } else {
+            data["verification_url"] = json!(format!(
+                "{public}self-service/verification?flow={}&token={secret}",
+                flow.id
+            ));
+            TemplateKind::VerificationValid
+        };
+        let mut message = self.compose(via, address, kind, &data, minted, now)?;
+        if owner.is_none() {
+            message.status = crate::persistence::MessageStatus::Abandoned;
+            message.last_error = Some(DECOY_REASON.into());
+        }
+        Ok(Some(message))
+    }
+
+    fn compose(
+        &self,
+        via: Via,
+        address: &str,
+        kind: TemplateKind,
+        data: &serde_json::Value,
+        minted: &code::Minted,
+        now: DateTime<Utc>,
+    ) -> Result<OutboxMessage, FlowError> {
         let channel = match via {
             Via::Email => Channel::Email,
             Via::Sms => Channel::Sms,
         };
         let expires = Some(minted.expires_at);
-        Ok(Some(
-            self.deps
-                .courier
-                .compose(channel, address, kind, &data, expires, now)?,
-        ))
+        Ok(self
+            .deps
+            .courier
+            .compose(channel, address, kind, data, expires, now)?)
     }
 }
+
+/// Why a decoy was never sent (shown to operators in the admin list).
+pub const DECOY_REASON: &str = "not sent: no account has this address (selfservice.flows.verification.notify_unknown_recipients is off)";

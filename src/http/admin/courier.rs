@@ -165,7 +165,9 @@ pub fn message_json(
     o.insert("recipient".into(), json!(m.recipient));
     o.insert("body".into(), json!(body));
     o.insert("subject".into(), json!(subject));
-    o.insert("template_type".into(), json!(m.template_type));
+    let kratos = crate::courier::TemplateKind::kratos_type(&m.template_type);
+    o.insert("template_type".into(), json!(kratos));
+    o.insert("verity_template_type".into(), json!(m.template_type));
     o.insert("channel".into(), json!(m.channel_id));
     o.insert("send_count".into(), json!(m.send_count));
     o.insert("expires_at".into(), json!(m.expires_at));

@@ -26,9 +26,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/dev/inbox.json", web::get().to(inbox_json));
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_in_messages_become_links() {
+        let html = super::linkify("Open https://id.example/x?a=1&b=2 now <b>");
+        assert_eq!(
+            html,
+            "Open <a href=\"https://id.example/x?a=1&amp;b=2\">https://id.example/x?a=1&amp;b=2</a> now &lt;b&gt;"
+        );
+    }
+}
+
 #[derive(Deserialize)]
 struct InboxQuery {
     recipient: Option<String>,
+    /// The page of the built-in UI the person came from (a link back is shown for it).
+    back: Option<String>,
 }
 
 struct Entry {
@@ -50,6 +64,8 @@ async fn entries(reg: &Registry, recipient: Option<String>) -> Result<Vec<Entry>
         };
         messages.extend(reg.outbox.list(&filter, None, SHOWN).await?.messages);
     }
+    // Decoys carry a code that matches nothing; the inbox shows what was really sent.
+    messages.retain(|m| !m.is_decoy());
     messages.sort_by_key(|m| std::cmp::Reverse(m.id));
     messages.truncate(SHOWN as usize);
     Ok(messages.into_iter().map(|m| entry(reg, m)).collect())
@@ -99,14 +115,46 @@ async fn inbox(
     if wants_json {
         return inbox_json(reg, q).await;
     }
-    let list = entries(&reg, q.into_inner().recipient).await?;
+    let q = q.into_inner();
+    // Only a page of this server's public side, so the link cannot send anyone elsewhere.
+    let back = q
+        .back
+        .filter(|b| b.starts_with(reg.urls.public.as_str()))
+        .filter(|b| !b.contains(['"', '<', '>']));
+    let list = entries(&reg, q.recipient).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(page(&list)))
+        .body(page(&list, back.as_deref())))
 }
 
-fn page(list: &[Entry]) -> String {
+/// Escaped text with every `http(s)://` URL made a link.
+fn linkify(text: &str) -> String {
+    let escaped = escape_markup(text);
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(start) = ["https://", "http://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let url_len = ["&lt;", "&gt;", "&quot;", "&#39;"]
+            .iter()
+            .filter_map(|stop| tail.find(stop))
+            .chain(tail.find(char::is_whitespace))
+            .min()
+            .unwrap_or(tail.len());
+        let url = &rest[start..start + url_len];
+        out.push_str(&format!("<a href=\"{url}\">{url}</a>"));
+        rest = &rest[start + url_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn page(list: &[Entry], back: Option<&str>) -> String {
     let mut html = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"5\"><title>Verity dev inbox</title>\
@@ -117,6 +165,12 @@ fn page(list: &[Entry]) -> String {
          <h1>Dev inbox</h1><p>Messages Verity would have sent, newest first. This page exists \
          only with <code>--dev</code>; it refreshes every 5 seconds.</p>\n",
     );
+    if let Some(b) = back {
+        html.push_str(&format!(
+            "<p><a id=\"back\" href=\"{}\">&larr; Back to the page you came from</a></p>\n",
+            escape_markup(b)
+        ));
+    }
     if list.is_empty() {
         html.push_str("<p>No messages yet.</p>\n");
     }
@@ -141,7 +195,8 @@ fn page(list: &[Entry]) -> String {
         if !text("subject").is_empty() {
             html.push_str(&format!("<h2>{}</h2>", text("subject")));
         }
-        html.push_str(&format!("<pre>{}</pre></article>\n", text("body")));
+        let body = e.json["body"].as_str().map(linkify).unwrap_or_default();
+        html.push_str(&format!("<pre>{body}</pre></article>\n"));
     }
     html.push_str("</body></html>\n");
     html

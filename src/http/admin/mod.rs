@@ -5,6 +5,7 @@ mod courier;
 mod dev_inbox;
 mod identities;
 mod identities_legacy;
+mod recovery;
 mod redirect;
 mod sessions;
 mod view;
@@ -22,4 +23,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     courier::configure(cfg);
     dev_inbox::configure(cfg);
     sessions::configure(cfg);
+    recovery::configure(cfg);
 }

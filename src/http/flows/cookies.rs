@@ -77,3 +77,36 @@ pub fn expired_session_cookie(st: &AppState) -> Cookie<'static> {
     c.make_removal();
     c
 }
+
+/// `verity_device` after a sign-in or recovery of `identity`: the browser's marks with the
+/// identity's identifiers first (keyed hashes; HttpOnly, a year). A browser that carries one
+/// is spared the identifier's hard lock (`ratelimit::lockout`).
+pub fn device_cookie(
+    st: &AppState,
+    req: &HttpRequest,
+    identity: &crate::identity::Identity,
+) -> Cookie<'static> {
+    let identifiers: Vec<String> = ["password", "code"]
+        .iter()
+        .filter_map(|k| identity.credential(k))
+        .flat_map(|c| c.identifiers.iter().cloned())
+        .collect();
+    let old = req.cookie(crate::ratelimit::lockout::DEVICE_COOKIE);
+    let value = crate::ratelimit::lockout::remember(
+        &st.keyring,
+        old.as_ref().map(|c| c.value()),
+        &identifiers,
+    );
+    let cfg = &st.settings.cookies;
+    let mut c = Cookie::build(crate::ratelimit::lockout::DEVICE_COOKIE, value)
+        .path(cfg.path.clone())
+        .http_only(true)
+        .secure(secure(st))
+        .same_site(same_site(st, None))
+        .max_age(CookieDuration::days(365))
+        .finish();
+    if let Some(d) = &cfg.domain {
+        c.set_domain(d.clone());
+    }
+    c
+}

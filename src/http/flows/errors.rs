@@ -69,7 +69,7 @@ pub async fn respond_error(
 pub fn api_error(st: &AppState, e: FlowError) -> ApiError {
     match e {
         FlowError::Disabled {
-            kind: FlowKind::Verification,
+            kind: FlowKind::Verification | FlowKind::Recovery,
             reason,
         } => ApiError::bad_request(reason),
         FlowError::Disabled { reason, .. } => {

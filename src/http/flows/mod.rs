@@ -17,6 +17,7 @@ use self::request::{facts, parse_fields, request_url};
 use self::respond::{flow_json, respond};
 use crate::flow::core::{self, Flow, FlowError, FlowService, FlowType, Init, Submission};
 use crate::flow::login::LoginService;
+use crate::flow::recovery::RecoveryService;
 use crate::flow::registration::RegistrationService;
 use crate::flow::settings::SettingsService;
 use crate::flow::verification::VerificationService;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     mount::<LoginService>(cfg, false);
     mount::<RegistrationService>(cfg, false);
     mount::<SettingsService>(cfg, false);
+    mount::<RecoveryService>(cfg, true);
 }
 
 /// The four routes of a kind; `links` adds `GET` submissions (links opened from a message).

@@ -46,6 +46,9 @@ pub async fn facts(
                 .map(str::to_owned),
         },
         session,
+        device_marks: req
+            .cookie(crate::ratelimit::lockout::DEVICE_COOKIE)
+            .map(|c| c.value().to_owned()),
     })
 }
 

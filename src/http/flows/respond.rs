@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
-use super::cookies::session_cookie;
+use super::cookies::{device_cookie, session_cookie};
 use super::errors::expired_error;
 use crate::flow::core::{Done, DoneBody, Flow, FlowKind, FlowType, Outcome, Replacement, State};
 use crate::http::negotiate::is_json_request;
@@ -60,7 +60,7 @@ pub fn respond(
         }
         Outcome::LinkRedirect { flow } => ui(st, &flow),
         Outcome::Replaced { new, why } => replaced(st, &new, why, json_for(&new)),
-        Outcome::Done(done) => finished(st, *done, json_for),
+        Outcome::Done(done) => finished(st, req, *done, json_for),
     }
 }
 
@@ -91,18 +91,26 @@ fn gone(new: &Flow, reason: &'static str) -> HttpResponse {
     e.error_response()
 }
 
-fn finished(st: &AppState, done: Done, json_for: impl Fn(&Flow) -> bool) -> HttpResponse {
+fn finished(
+    st: &AppState,
+    req: &HttpRequest,
+    done: Done,
+    json_for: impl Fn(&Flow) -> bool,
+) -> HttpResponse {
     let mut resp = if json_for(&done.flow) {
         HttpResponse::Ok().json(done_json(st, &done))
     } else {
         see_other(&done.redirect)
     };
-    if let (Some(s), FlowType::Browser) = (&done.session, done.flow.flow_type)
-        && resp
-            .add_cookie(&session_cookie(st, s.token.expose(), Some(&s.session)))
-            .is_err()
-    {
-        return ApiError::internal().error_response();
+    if let (Some(s), FlowType::Browser) = (&done.session, done.flow.flow_type) {
+        let proved = matches!(done.flow.kind, FlowKind::Login | FlowKind::Recovery);
+        let device = proved.then(|| device_cookie(st, req, &done.identity));
+        let session = session_cookie(st, s.token.expose(), Some(&s.session));
+        if resp.add_cookie(&session).is_err()
+            || device.is_some_and(|d| resp.add_cookie(&d).is_err())
+        {
+            return ApiError::internal().error_response();
+        }
     }
     resp
 }

@@ -160,8 +160,7 @@ pub(super) const OPS: &[Op] = &[
         "A recovery code for an identity",
     )
     .body(JsonBody("createRecoveryCodeForIdentityBody"))
-    .replies(&[(201, Json("recoveryCodeForIdentity"))])
-    .pending(),
+    .replies(&[(201, Json("recoveryCodeForIdentity"))]),
     op(
         "POST",
         "/admin/recovery/link",
@@ -170,8 +169,7 @@ pub(super) const OPS: &[Op] = &[
         "A recovery link for an identity",
     )
     .body(JsonBody("createRecoveryLinkForIdentityBody"))
-    .replies(&[(200, Json("recoveryLinkForIdentity"))])
-    .pending(),
+    .replies(&[(200, Json("recoveryLinkForIdentity"))]),
     op(
         "GET",
         "/admin/api-keys",

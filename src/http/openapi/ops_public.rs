@@ -64,6 +64,23 @@ pub(super) const OPS: &[Op] = &[
     .replies(&[(200, Json("flow")), (303, Redirect)]),
     op(
         "GET",
+        "/",
+        Public,
+        "root",
+        "The start page: browsers are sent to the built-in pages when those are in use",
+    )
+    .replies(&[(303, Redirect)]),
+    op(
+        "GET",
+        "/self-service/recovery",
+        Public,
+        "openRecoveryLink",
+        "Open a recovery link (a link token is used at once)",
+    )
+    .query(&["flow", "token"])
+    .replies(&[(200, Json("flow")), (303, Redirect)]),
+    op(
+        "GET",
         "/self-service/methods/oidc/callback/{provider}",
         Public,
         "oidcCallbackGet",
@@ -181,6 +198,15 @@ pub(super) const OPS: &[Op] = &[
         Public,
         "uiVerification",
         "Built-in page: verification",
+    )
+    .query(&["flow", "return_to"])
+    .replies(&[(200, Html), (303, Redirect)]),
+    op(
+        "GET",
+        "/ui/recovery",
+        Public,
+        "uiRecovery",
+        "Built-in page: recover an account",
     )
     .query(&["flow", "return_to"])
     .replies(&[(200, Html), (303, Redirect)]),

@@ -86,6 +86,8 @@ impl Op {
         self.replies = r;
         self
     }
+    // No route is pending today; the mark stays for routes documented before they are built.
+    #[allow(dead_code)]
     pub(super) const fn pending(mut self) -> Self {
         self.pending = true;
         self
@@ -204,11 +206,9 @@ const RECOVERY: [Op; 4] = self_service!(
 pub fn all() -> impl Iterator<Item = &'static Op> {
     static ALL: std::sync::OnceLock<Vec<Op>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| {
-        let pending_recovery = RECOVERY.map(Op::pending);
-        [VERIFICATION, REGISTRATION, LOGIN, SETTINGS]
+        [VERIFICATION, REGISTRATION, LOGIN, SETTINGS, RECOVERY]
             .into_iter()
             .flatten()
-            .chain(pending_recovery)
             .chain(super::ops_public::OPS.iter().copied())
             .chain(super::ops_admin::OPS.iter().copied())
             .chain(super::ops_admin::REDIRECTS.iter().copied())

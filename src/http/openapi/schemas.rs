@@ -143,7 +143,7 @@ fn admin() -> Value {
         "message": object(&["id", "type", "status", "recipient", "template_type", "created_at"], json!({
             "id": {"type": "string", "format": "uuid"}, "type": {"type": "string", "enum": ["email", "sms", "voice"]},
             "status": {"type": "string"}, "recipient": {"type": "string"}, "subject": {"type": "string"},
-            "body": {"type": "string"}, "template_type": {"type": "string"}, "channel": {"type": "string"},
+            "body": {"type": "string"}, "template_type": {"type": "string"}, "verity_template_type": {"type": "string"}, "channel": {"type": "string"},
             "send_count": {"type": "integer"}, "dispatches": {"type": "array"},
             "created_at": time(), "updated_at": time()})),
         "createRecoveryCodeForIdentityBody": object(&["identity_id"], json!({

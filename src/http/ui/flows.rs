@@ -1,13 +1,14 @@
-//! `GET /ui/login?flow=`, `/ui/registration?flow=`, `/ui/settings?flow=`: those flows as
-//! pages. One handler serves every kind: a kind is a loader
-//! arm, a route and a template named after it.
+//! `GET /ui/login?flow=`, `/ui/registration?flow=`, `/ui/settings?flow=`, `/ui/recovery?flow=`:
+//! those flows as pages. One handler serves every kind: a kind is a loader arm, a route and a
+//! template named after it.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::{Page, PageQuery, belongs_to_browser, browser_url, restart};
-use crate::flow::core::{FlowError, FlowKind, FlowType};
+use super::{Page, PageQuery, belongs_to_browser, browser_url, polish, restart};
+use crate::config::CodeAlphabet;
+use crate::flow::core::{FlowError, FlowKind, FlowType, State};
 use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
 use crate::service::ServiceError;
@@ -36,6 +37,19 @@ pub(super) async fn settings(
     page(&reg, &req, &q, FlowKind::Settings).await
 }
 
+pub(super) async fn recovery(
+    reg: web::Data<Registry>,
+    req: HttpRequest,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    page(&reg, &req, &q, FlowKind::Recovery).await
+}
+
+/// Whether codes are digits only (the inputs then ask for a numeric keyboard).
+pub(super) fn numeric_codes(reg: &Registry) -> bool {
+    reg.settings.selfservice.methods.code.config.alphabet == CodeAlphabet::Numeric
+}
+
 async fn page(
     reg: &Registry,
     req: &HttpRequest,
@@ -55,7 +69,8 @@ async fn page(
             return Err(ApiError::internal());
         }
     };
-    let browser = flow.flow_type == FlowType::Browser;
+    // A recovery flow an administrator issued is bound to no browser.
+    let browser = flow.flow_type == FlowType::Browser && !flow.is_unbound();
     if !belongs_to_browser(reg, req, browser, &flow.csrf_token) || flow.is_expired(now()) {
         return Ok(restart(reg, name, flow.return_to.as_deref()));
     }
@@ -69,16 +84,30 @@ async fn page(
         }
     }
     let page = Page::new(reg, req);
-    let ui = serde_json::to_value(&flow.ui).map_err(|_| ApiError::internal())?;
+    let sent_to = polish::sent_line(&page, &flow, "code_sent_to");
+    let ui = polish::ui_json(&page, &flow, sent_to.is_some());
+    let mut form = page.form(&ui);
+    polish::code_inputs(&mut form, numeric_codes(reg));
+    if kind == FlowKind::Settings {
+        polish::settings_sections(&mut form, &page);
+    }
+    if kind == FlowKind::Login && flow.state == State::ChooseMethod {
+        polish::code_button_skips_password(&mut form);
+    }
     let return_to = flow.return_to.as_deref();
     let model = json!({
-        "form": page.form(&ui),
+        "form": form,
         "kind": name,
         "refresh": flow.refresh,
+        "sent_to": sent_to,
+        "resent": polish::resent_line(&page, &flow),
+        "waiting": flow.state == State::SentEmail,
+        "recovery_enabled": reg.recovery.enabled(),
         "links": {
             "login": browser_url(reg, "login", return_to),
             "registration": browser_url(reg, "registration", return_to),
             "verification": browser_url(reg, "verification", return_to),
+            "recovery": browser_url(reg, "recovery", return_to),
         },
     });
     let title = page.text(&format!("{name}_title"));

@@ -38,8 +38,20 @@ async fn logout_url(reg: &Registry, session: &Session) -> Result<String, ApiErro
 }
 
 fn identity_view(reg: &Registry, identity: &Identity) -> Value {
-    let mut traits = Vec::new();
-    flatten("", &identity.traits, &mut traits);
+    let mut rows = Vec::new();
+    flatten("", &identity.traits, &mut rows);
+    let schema = reg.identities.schemas().get(&identity.schema_id);
+    // Addresses are listed below in their normalised form; the trait as typed is not
+    // repeated beside them. Trait keys show as the schema's titles.
+    let traits: Vec<Value> = rows
+        .into_iter()
+        .filter(|r| !is_listed_address(identity, r["value"].as_str().unwrap_or("")))
+        .map(|mut r| {
+            let key = r["name"].as_str().unwrap_or("").to_owned();
+            r["name"] = json!(schema.and_then(|s| title(&s.raw, &key)).unwrap_or(key));
+            r
+        })
+        .collect();
     let addresses: Vec<Value> = identity
         .verifiable_addresses
         .iter()
@@ -58,6 +70,27 @@ fn identity_view(reg: &Registry, identity: &Identity) -> Value {
         "addresses": addresses,
         "verified": identity.is_verified(reg.settings.identity.verified_rule),
     })
+}
+
+/// Whether `value` is one of the identity's verifiable addresses, however it was typed.
+fn is_listed_address(identity: &Identity, value: &str) -> bool {
+    let forms = [
+        crate::schema::normalize_email(value).ok(),
+        crate::schema::normalize_phone(value).ok(),
+    ];
+    identity
+        .verifiable_addresses
+        .iter()
+        .any(|a| forms.iter().flatten().any(|f| *f == a.value))
+}
+
+/// The schema's `title` of a (dotted) trait.
+fn title(schema: &Value, dotted: &str) -> Option<String> {
+    let mut node = schema.pointer("/properties/traits")?;
+    for part in dotted.split('.') {
+        node = node.get("properties")?.get(part)?;
+    }
+    node.get("title").and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Traits as `{name, value}` rows; nested objects become dotted names.
@@ -102,6 +135,17 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trait_titles_come_from_the_schema() {
+        let schema = json!({"properties": {"traits": {"properties": {
+            "email": {"title": "E-Mail"},
+            "name": {"properties": {"first": {"title": "First name"}}}
+        }}}});
+        assert_eq!(title(&schema, "email").as_deref(), Some("E-Mail"));
+        assert_eq!(title(&schema, "name.first").as_deref(), Some("First name"));
+        assert_eq!(title(&schema, "name.last"), None);
+    }
 
     #[test]
     fn traits_flatten_to_dotted_rows() {

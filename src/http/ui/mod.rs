@@ -4,6 +4,7 @@
 mod errors;
 mod flows;
 pub mod home;
+mod polish;
 mod verification;
 
 use std::path::Path;
@@ -21,12 +22,14 @@ use crate::ui::{Renderer, UiError};
 pub use errors::{forward_to_error_ui, render_error};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ui", web::get().to(home_page))
+    cfg.route("/", web::get().to(root))
+        .route("/ui", web::get().to(home_page))
         .route("/ui/", web::get().to(home_page))
         .route("/ui/verification", web::get().to(verification::page))
         .route("/ui/login", web::get().to(flows::login))
         .route("/ui/registration", web::get().to(flows::registration))
         .route("/ui/settings", web::get().to(flows::settings))
+        .route("/ui/recovery", web::get().to(flows::recovery))
         .route("/ui/error", web::get().to(errors::page))
         .route("/ui/static/verity.css", web::get().to(stylesheet))
         .route("/self-service/errors", web::get().to(errors::get_error));
@@ -110,6 +113,8 @@ fn belongs_to_browser(reg: &Registry, req: &HttpRequest, is_browser: bool, csrf:
 pub(crate) struct Page<'a> {
     pub renderer: &'a Renderer,
     pub lang: String,
+    /// This page's URL, for the dev inbox's way back.
+    here: String,
 }
 
 impl<'a> Page<'a> {
@@ -123,7 +128,23 @@ impl<'a> Page<'a> {
         let lang = renderer
             .catalogue
             .negotiate(accept, &reg.settings.ui.locale);
-        Self { renderer, lang }
+        let here = match req.query_string() {
+            "" => format!(
+                "{}{}",
+                reg.urls.public.as_str().trim_end_matches('/'),
+                req.path()
+            ),
+            q => format!(
+                "{}{}?{q}",
+                reg.urls.public.as_str().trim_end_matches('/'),
+                req.path()
+            ),
+        };
+        Self {
+            renderer,
+            lang,
+            here,
+        }
     }
 
     /// A page string of this language (empty when the key is unknown).
@@ -168,10 +189,11 @@ impl<'a> Page<'a> {
         ctx.insert("home_href".into(), json!(format!("{public}ui/")));
         ctx.insert(
             "dev_inbox".into(),
-            json!(
-                reg.dev
-                    .then(|| format!("{}admin/dev/inbox", reg.urls.admin))
-            ),
+            json!(reg.dev.then(|| {
+                let back: String =
+                    url::form_urlencoded::byte_serialize(self.here.as_bytes()).collect();
+                format!("{}admin/dev/inbox?back={back}", reg.urls.admin)
+            })),
         );
         if let Value::Object(m) = model {
             ctx.extend(m);
@@ -207,6 +229,16 @@ pub(crate) fn see_other(location: &str) -> HttpResponse {
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
+}
+
+/// `/`: a browser goes to the built-in pages when they are in use (`--dev`, or no
+/// `login.ui_url` pointing elsewhere); anything else gets the JSON 404 it always got.
+async fn root(reg: web::Data<Registry>, req: HttpRequest) -> HttpResponse {
+    let builtin = reg.dev || reg.settings.selfservice.flows.login.ui_url.is_none();
+    if builtin && !crate::http::negotiate::is_json_request(&req) {
+        return see_other(&format!("{}ui/", reg.urls.public));
+    }
+    actix_web::ResponseError::error_response(&ApiError::not_found())
 }
 
 async fn home_page(reg: web::Data<Registry>, req: HttpRequest) -> Result<HttpResponse, ApiError> {

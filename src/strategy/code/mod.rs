@@ -3,7 +3,9 @@
 //! flow's new state, and used at most once with the attempts counted first. Verification,
 //! recovery and sign-in by code all send and check their codes through here.
 
+pub mod login;
 pub mod nodes;
+pub mod recovery_nodes;
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;
@@ -130,7 +132,7 @@ fn max_sends(deps: &FlowDeps) -> i32 {
 }
 
 /// The code settings in force: short codes (opted into) get fewer tries and a shorter life.
-fn code_config(deps: &FlowDeps) -> crate::config::EffectiveCode {
+pub fn code_config(deps: &FlowDeps) -> crate::config::EffectiveCode {
     deps.settings.selfservice.methods.code.config.effective()
 }
 
@@ -232,8 +234,9 @@ pub struct Endings<'a> {
 }
 
 /// Checks a submitted code or token against the flow's challenge. Codes count against the
-/// client's per-IP limit and the per-address daily failure budget: once that budget is
-/// spent no code for the address is compared, right or wrong, across flows and resends.
+/// client's per-IP limit and the daily failure budgets of the address (per client, and all
+/// clients together): once one is spent no code for the address is compared, right or
+/// wrong, across flows and resends; another client keeps its own budget.
 pub async fn check(
     deps: &FlowDeps,
     flow: &Flow,
@@ -247,10 +250,7 @@ pub async fn check(
     if method == Method::Code {
         enforce(&deps.limiter, Rule::SubmitPerIp, &req.client, now).await?;
         if let Some(a) = address
-            && let Err(l) = deps
-                .limiter
-                .check(Rule::CodeFailuresPerAddressDay, a, now)
-                .await?
+            && let Err(l) = deps.limiter.code_allowed(a, &req.client, now).await?
         {
             let actor = req.actor(flow.id, None, Some(a));
             let reason = "code_failures_per_address";
@@ -290,10 +290,7 @@ pub async fn check(
                 && let Some(a) = address
             {
                 // Counted here, enforced by the check above.
-                let _ = deps
-                    .limiter
-                    .hit(Rule::CodeFailuresPerAddressDay, a, now)
-                    .await?;
+                deps.limiter.code_failed(a, &req.client, now).await?;
             }
         }
     }

@@ -12,7 +12,7 @@ use super::PasswordFields;
 use crate::flow::core::messages;
 use crate::flow::core::{Flow, FlowDeps, FlowError, Outcome, Request, Step, show_error};
 use crate::identity::{Identity, IdentityState};
-use crate::ratelimit::Rule;
+use crate::ratelimit::lockout::{Attempt, is_known_device};
 use crate::schema::{normalize_email, normalize_phone};
 
 /// The stored forms an identifier may take: lower-cased email, E.164 phone, or the
@@ -39,7 +39,7 @@ pub fn identifier_keys(raw: &str) -> Vec<String> {
 /// Checks passwords for sign-in; holds the dummy hash unknown identifiers are checked against.
 #[derive(Clone, Debug, Default)]
 pub struct Authenticator {
-    /// A hash of a random password with the configured parameters, made on first use.
+    /// A hash of a random password by the slowest configured verifier, made on first use.
     dummy: Arc<OnceCell<String>>,
 }
 
@@ -48,10 +48,7 @@ impl Authenticator {
         let hasher = deps.hasher.clone();
         let phc = self
             .dummy
-            .get_or_try_init(|| async move {
-                let random = crate::session::Token::generate("");
-                hasher.hash(random.expose().to_owned()).await
-            })
+            .get_or_try_init(|| async move { hasher.slowest_dummy().await })
             .await?;
         Ok(phc.clone())
     }
@@ -85,12 +82,19 @@ impl Authenticator {
             return answer(deps, flow, now).await;
         }
         let keys = identifier_keys(&raw_identifier);
-        // Keyed by what was typed (normalised), so known and unknown accounts throttle alike.
-        if let Err(l) = deps
-            .limiter
-            .check(Rule::LoginFailuresPerAccount, &keys[0], now)
-            .await?
-        {
+        // Keyed by what was typed (normalised), so known and unknown accounts throttle alike;
+        // per client too, and a browser signed in from before is spared the hard lock.
+        let attempt = Attempt {
+            identifier: &keys[0],
+            client: &req.client,
+            known_device: is_known_device(&deps.keyring, req.device_marks.as_deref(), &keys[0]),
+        };
+        if let Err(l) = deps.limiter.login_allowed(&attempt, now).await? {
+            let actor = req.actor(flow.id, None, Some(&keys[0]));
+            crate::audit::event(crate::audit::AuditEvent::LockedOut {
+                reason: "login_failures",
+                actor,
+            });
             return Err(FlowError::RateLimited(l.retry_after));
         }
         let mut found: Option<Identity> = None;
@@ -119,7 +123,7 @@ impl Authenticator {
             Some(h) => (h, true),
             None => (self.dummy_hash(deps).await?, false),
         };
-        let matches = match deps.hasher.verify(password, phc).await {
+        let matches = match deps.hasher.verify(password.clone(), phc.clone()).await {
             Ok(m) => m,
             Err(crate::hash::HashError::UnsupportedHash) => false,
             Err(e) => return Err(e.into()),
@@ -129,13 +133,7 @@ impl Authenticator {
             _ => {
                 let actor = req.actor(flow.id, None, Some(&keys[0]));
                 crate::audit::event(crate::audit::AuditEvent::LoginFailed(actor));
-                crate::flow::core::enforce(
-                    &deps.limiter,
-                    Rule::LoginFailuresPerAccount,
-                    &keys[0],
-                    now,
-                )
-                .await?;
+                deps.limiter.login_failed(&attempt, now).await?;
                 flow.ui.messages.push(messages::invalid_credentials());
                 return answer(deps, flow, now).await;
             }
@@ -144,7 +142,42 @@ impl Authenticator {
             flow.ui.messages.push(messages::account_disabled());
             return answer(deps, flow, now).await;
         }
+        rehash(deps, &identity, &phc, password, now).await;
         Ok(Step::Proceed((flow, identity)))
+    }
+}
+
+/// An imported hash (or one from a hasher no longer configured) is replaced by one from the
+/// configured hasher, compare-and-swap so a password changed meanwhile wins. A failure here
+/// costs only the upgrade, never the sign-in.
+async fn rehash(
+    deps: &FlowDeps,
+    identity: &Identity,
+    old: &str,
+    password: String,
+    now: DateTime<Utc>,
+) {
+    if !deps.hasher.needs_rehash(old) {
+        return;
+    }
+    let result = match deps.hasher.hash(password).await {
+        Ok(new) => deps
+            .store
+            .swap_password_hash(identity.id, old, &new, now)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(true) => {
+            tracing::info!(identity = %identity.id, "password hash upgraded to the configured hasher")
+        }
+        Ok(false) => {
+            tracing::info!(identity = %identity.id, "password changed meanwhile; hash not upgraded")
+        }
+        Err(e) => {
+            tracing::warn!(identity = %identity.id, error = %e, "upgrading the password hash failed")
+        }
     }
 }
 

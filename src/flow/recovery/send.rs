@@ -1,0 +1,164 @@
+//! Sending a recovery code or link. Every send passes the delivery choke point; an unknown
+//! address gets the same answer, the same rows written and the same queries as a known one
+//! (its challenge can never match), and with `notify_unknown_recipients` an email saying
+//! no account uses the address.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::RecoveryService;
+use crate::courier::TemplateKind;
+use crate::delivery::{Admission, Recipient as To};
+use crate::flow::core::{Flow, FlowError, Method, Outcome, Replacement, Request};
+use crate::identity::IdentityState;
+use crate::persistence::challenges::SendResult;
+use crate::persistence::recovery::RecoveryTarget;
+use crate::persistence::{Channel, OutboxMessage};
+use crate::schema::{Via, normalize_email};
+use crate::strategy::code::{self, Target, recovery_nodes};
+use crate::strategy::link;
+use crate::text;
+
+impl RecoveryService {
+    pub(super) async fn send(
+        &self,
+        mut flow: Flow,
+        method: Method,
+        raw: &str,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        if req.session.is_some() {
+            return Err(FlowError::SessionAlreadyAvailable);
+        }
+        let Ok(address) = normalize_email(raw) else {
+            flow.ui.clear_messages();
+            flow.ui.set_value("email", json!(raw));
+            return self
+                .form_error(flow, Some("email"), text::invalid_email(raw), now)
+                .await;
+        };
+        if !code::sends_left(&self.deps, &flow) {
+            let message = text::too_many_sends();
+            return self
+                .replace(&flow, req, message, Replacement::Retry, now)
+                .await;
+        }
+        let to = To {
+            via: Via::Email,
+            address: &address,
+        };
+        match self.deps.delivery.admit(to, Some(&req.client), now).await? {
+            Admission::Send | Admission::Refused(_) => {}
+            Admission::Limited { retry_after } => return Err(FlowError::RateLimited(retry_after)),
+        }
+        // One query either way; a disabled identity is answered like an unknown address.
+        let owner = self
+            .deps
+            .store
+            .find_recovery_target(Via::Email.as_str(), &address)
+            .await?
+            .filter(|t| IdentityState::parse(&t.state) == Some(IdentityState::Active));
+        let actor = req.actor(
+            flow.id,
+            owner.as_ref().map(|o| o.identity_id),
+            Some(&address),
+        );
+        crate::audit::event(crate::audit::AuditEvent::RecoveryRequested(actor));
+        let minted = code::mint(&self.deps, method, now);
+        let message = self.message(&flow, &minted, &address, owner.as_ref(), now)?;
+        flow.code_sent(method, Via::Email, &address)?;
+        let masked = Self::masked(&flow);
+        flow.ui = recovery_nodes::recovery_sent_ui(
+            &flow.ui.action,
+            method,
+            masked.as_deref(),
+            Some(&address),
+            &code::code_config(&self.deps),
+        );
+        let target = Target {
+            known: owner.is_some(),
+            identity_id: owner.as_ref().map(|o| o.identity_id),
+            address_id: owner.as_ref().and_then(|o| o.verifiable_address_id),
+        };
+        self.committed(flow, &minted, target, message, req, now)
+            .await
+    }
+
+    /// Stores the challenge, the flow and the message; the answer for each ending.
+    pub(super) async fn committed(
+        &self,
+        mut flow: Flow,
+        minted: &code::Minted,
+        target: Target,
+        message: Option<OutboxMessage>,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        match code::commit(&self.deps, &flow, minted, target, message, now).await? {
+            SendResult::Sent => {
+                flow.challenge.send_count += 1;
+                Ok(Outcome::Show { flow, status: 200 })
+            }
+            SendResult::AlreadyPassed => {
+                let message = text::recovery_already_done();
+                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
+                    .await
+            }
+            SendResult::SendsUsedUp => {
+                let message = text::too_many_sends();
+                self.replace(&flow, req, message, Replacement::Retry, now)
+                    .await
+            }
+        }
+    }
+
+    /// The code or link for a known address; for an unknown one, with
+    /// `notify_unknown_recipients`, the `recovery_code`/`recovery` invalid email.
+    fn message(
+        &self,
+        flow: &Flow,
+        minted: &code::Minted,
+        address: &str,
+        owner: Option<&RecoveryTarget>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OutboxMessage>, FlowError> {
+        let mut data = json!({
+            "to": address,
+            "request_url": flow.request_url,
+            "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
+            "expires_in_minutes": minted.lifespan_minutes,
+        });
+        let kind = match (owner, minted.method) {
+            (Some(o), method) => {
+                data["identity"] =
+                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
+                if method == Method::Link {
+                    let url = link::url(
+                        &self.deps.public,
+                        crate::flow::core::FlowKind::Recovery,
+                        flow.id,
+                        minted.expose(),
+                    );
+                    data["recovery_url"] = json!(url);
+                    TemplateKind::RecoveryValid
+                } else {
+                    data["recovery_code"] = json!(minted.expose());
+                    TemplateKind::RecoveryCodeValid
+                }
+            }
+            (None, _) if !self.cfg().notify_unknown_recipients => return Ok(None),
+            (None, Method::Link) => TemplateKind::RecoveryInvalid,
+            (None, _) => TemplateKind::RecoveryCodeInvalid,
+        };
+        let expires = Some(minted.expires_at);
+        Ok(Some(self.deps.courier.compose(
+            Channel::Email,
+            address,
+            kind,
+            &data,
+            expires,
+            now,
+        )?))
+    }
+}
