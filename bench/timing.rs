@@ -23,6 +23,7 @@ use verity::hash::PasswordHasher;
 use verity::startup::Application;
 
 #[path = "support.rs"]
+#[allow(dead_code)] // percentile is for the load drivers
 mod support;
 use support::{cleanup, settings};
 

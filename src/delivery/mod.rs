@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::courier::Channel;
-use crate::persistence::StoreError;
+use crate::persistence::{OutboxMessage, StoreError};
 use crate::ratelimit::{RateLimiter, Rule};
 use crate::schema::Via;
 use sms_policy::{SmsPolicy, SmsRefusal};
@@ -103,4 +103,16 @@ impl Delivery {
             retry_after: limited.retry_after,
         })
     }
+}
+
+/// `message` as the decoy of a send to an address with no account: composed and sealed like
+/// a real message, stored `abandoned` and never attempted, so that the send costs what a send
+/// to a known address costs (SECURITY.md C3). `notify_key` is the setting that would have sent
+/// the "invalid" notice instead; operators see the reason in the admin list.
+pub fn as_decoy(mut message: OutboxMessage, notify_key: &str) -> OutboxMessage {
+    message.status = crate::persistence::MessageStatus::Abandoned;
+    message.last_error = Some(format!(
+        "not sent: no account has this address ({notify_key} is off)"
+    ));
+    message
 }

@@ -4,6 +4,7 @@ mod admin_compat;
 mod admin_identities;
 mod admin_routes;
 mod admin_sessions;
+mod api_forms;
 mod auth_hooks;
 mod auth_postgres;
 mod auth_support;

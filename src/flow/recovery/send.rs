@@ -114,7 +114,8 @@ impl RecoveryService {
     }
 
     /// The code or link for a known address; for an unknown one, with
-    /// `notify_unknown_recipients`, the `recovery_code`/`recovery` invalid email.
+    /// `notify_unknown_recipients`, the `recovery_code`/`recovery` invalid email, and without
+    /// it a decoy composed like the real message and never sent (the same work either way).
     fn message(
         &self,
         flow: &Flow,
@@ -129,36 +130,53 @@ impl RecoveryService {
             "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
             "expires_in_minutes": minted.lifespan_minutes,
         });
-        let kind = match (owner, minted.method) {
-            (Some(o), method) => {
-                data["identity"] =
-                    json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0});
-                if method == Method::Link {
-                    let url = link::url(
-                        &self.deps.public,
-                        crate::flow::core::FlowKind::Recovery,
-                        flow.id,
-                        minted.expose(),
-                    );
-                    data["recovery_url"] = json!(url);
-                    TemplateKind::RecoveryValid
-                } else {
-                    data["recovery_code"] = json!(minted.expose());
-                    TemplateKind::RecoveryCodeValid
-                }
+        let identity = match owner {
+            Some(o) => json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0}),
+            None if self.cfg().notify_unknown_recipients => {
+                let kind = match minted.method {
+                    Method::Link => TemplateKind::RecoveryInvalid,
+                    _ => TemplateKind::RecoveryCodeInvalid,
+                };
+                return self.compose(address, kind, &data, minted, now).map(Some);
             }
-            (None, _) if !self.cfg().notify_unknown_recipients => return Ok(None),
-            (None, Method::Link) => TemplateKind::RecoveryInvalid,
-            (None, _) => TemplateKind::RecoveryCodeInvalid,
+            // The decoy: the same message for nobody (see `delivery::as_decoy`).
+            None => json!({"id": uuid::Uuid::nil(), "schema_id": "", "traits": {}}),
         };
+        data["identity"] = identity;
+        let kind = if minted.method == Method::Link {
+            let url = link::url(
+                &self.deps.public,
+                crate::flow::core::FlowKind::Recovery,
+                flow.id,
+                minted.expose(),
+            );
+            data["recovery_url"] = json!(url);
+            TemplateKind::RecoveryValid
+        } else {
+            data["recovery_code"] = json!(minted.expose());
+            TemplateKind::RecoveryCodeValid
+        };
+        let message = self.compose(address, kind, &data, minted, now)?;
+        Ok(Some(match owner {
+            Some(_) => message,
+            None => crate::delivery::as_decoy(message, NOTIFY_KEY),
+        }))
+    }
+
+    fn compose(
+        &self,
+        address: &str,
+        kind: TemplateKind,
+        data: &serde_json::Value,
+        minted: &code::Minted,
+        now: DateTime<Utc>,
+    ) -> Result<OutboxMessage, FlowError> {
         let expires = Some(minted.expires_at);
-        Ok(Some(self.deps.courier.compose(
-            Channel::Email,
-            address,
-            kind,
-            &data,
-            expires,
-            now,
-        )?))
+        Ok(self
+            .deps
+            .courier
+            .compose(Channel::Email, address, kind, data, expires, now)?)
     }
 }
+
+const NOTIFY_KEY: &str = "selfservice.flows.recovery.notify_unknown_recipients";

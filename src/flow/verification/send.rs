@@ -312,8 +312,7 @@ impl VerificationService {
         };
         let mut message = self.compose(via, address, kind, &data, minted, now)?;
         if owner.is_none() {
-            message.status = crate::persistence::MessageStatus::Abandoned;
-            message.last_error = Some(DECOY_REASON.into());
+            message = crate::delivery::as_decoy(message, NOTIFY_KEY);
         }
         Ok(Some(message))
     }
@@ -339,5 +338,4 @@ impl VerificationService {
     }
 }
 
-/// Why a decoy was never sent (shown to operators in the admin list).
-pub const DECOY_REASON: &str = "not sent: no account has this address (selfservice.flows.verification.notify_unknown_recipients is off)";
+const NOTIFY_KEY: &str = "selfservice.flows.verification.notify_unknown_recipients";
