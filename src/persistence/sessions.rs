@@ -73,7 +73,7 @@ impl Store {
     ) -> Result<Vec<Session>, StoreError> {
         dispatch!(self, list(identity, active_only))
     }
-    /// Every identity's sessions, a keyset page in id order (`after` the last id shown), and
+    /// Every identity's sessions, newest first, a keyset page after the session `after`, and
     /// whether more follow.
     /// `active`: `Some(true)` only usable ones at `now`, `Some(false)` only ended or expired.
     pub async fn list_all_sessions(
@@ -213,7 +213,8 @@ super::backend_modules! {
             Some(true) => " AND active = TRUE AND expires_at > $3",
             Some(false) => " AND (active = FALSE OR expires_at <= $3)",
         };
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE ($1 IS NULL OR id > $1){filter} ORDER BY id LIMIT $2");
+        // Newest first, as Kratos pages them; the page token names the last session shown.
+        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE ($1 IS NULL OR issued_at < (SELECT issued_at FROM sessions WHERE id = $1) OR (issued_at = (SELECT issued_at FROM sessions WHERE id = $1) AND id < $1)){filter} ORDER BY issued_at DESC, id DESC LIMIT $2");
         let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(i64::from(limit) + 1);
         let query = if active.is_some() { query.bind(now) } else { query };
         let rows: Vec<SessionRow> = query.fetch_all(pool).await?;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Session, SessionService};
 use crate::service::ServiceError;
 
-/// One keyset page of every identity's sessions, in id order.
+/// One keyset page of every identity's sessions, newest first.
 #[derive(Debug)]
 pub struct SessionPage {
     pub sessions: Vec<Session>,

@@ -37,7 +37,7 @@ async fn sessions_are_listed_in_keyset_pages(app: &TestApp) {
     for who in ["alice@example.com", "alice@example.com", "bob@example.com"] {
         login_token(app, who).await;
     }
-    let mut seen = Vec::new();
+    let (mut seen, mut issued) = (Vec::new(), Vec::new());
     let mut path = "/admin/sessions?page_size=2&expand=identity".to_owned();
     loop {
         let resp = app.get_admin(&path).await;
@@ -48,6 +48,9 @@ async fn sessions_are_listed_in_keyset_pages(app: &TestApp) {
         for s in &page {
             assert!(s["identity"]["id"].is_string(), "expanded identity: {s}");
             seen.push((s["id"].clone(), s["identity"]["id"].clone()));
+            issued.push(
+                chrono::DateTime::parse_from_rfc3339(s["issued_at"].as_str().unwrap()).unwrap(),
+            );
         }
         match token {
             Some(t) => path = format!("/admin/sessions?page_size=2&expand=identity&page_token={t}"),
@@ -55,6 +58,11 @@ async fn sessions_are_listed_in_keyset_pages(app: &TestApp) {
         }
     }
     assert_eq!(seen.len(), 3, "every session once: {seen:?}");
+    assert!(
+        issued.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {issued:?}"
+    );
+    assert_eq!(seen[0].1, json!(bob), "bob signed in last");
     assert_eq!(seen.iter().filter(|(_, i)| i == &json!(alice)).count(), 2);
     assert_eq!(seen.iter().filter(|(_, i)| i == &json!(bob)).count(), 1);
 

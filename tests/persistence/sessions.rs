@@ -13,6 +13,7 @@ crate::contract!(
     sessions_are_found_by_digest_only,
     deactivate_all_keeps_the_named_session,
     an_identity_update_can_end_the_other_sessions_with_it,
+    all_sessions_page_newest_first_with_the_active_filter,
 );
 
 fn session(identity: Uuid) -> Session {
@@ -170,4 +171,51 @@ async fn an_identity_update_can_end_the_other_sessions_with_it(store: &Store) {
         store.get_session(keep.id).await.unwrap().unwrap().active,
         "nothing else written"
     );
+}
+
+/// `GET /admin/sessions`: newest first, pages continue after the last session shown (ties in
+/// `issued_at` broken by id), and the active filter counts expiry.
+async fn all_sessions_page_newest_first_with_the_active_filter(store: &Store) {
+    let i = identity("paged@example.com");
+    store.register_identity(&i, None).await.unwrap();
+    let mut made = Vec::new();
+    for n in 0..5 {
+        let mut s = session(i.id);
+        // Two sessions share an instant; one has expired.
+        s.issued_at = t() + chrono::Duration::seconds([0, 1, 1, 2, 3][n]);
+        if n == 4 {
+            s.expires_at = t() - chrono::Duration::seconds(1);
+        }
+        store
+            .insert_session(rows(&s, &format!("p{n}")))
+            .await
+            .unwrap();
+        made.push(s);
+    }
+    let now = t() + chrono::Duration::seconds(10);
+    let mut shown = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, more) = store.list_all_sessions(after, 2, None, now).await.unwrap();
+        assert!(page.len() <= 2);
+        after = page.last().map(|s| s.id);
+        shown.extend(page);
+        if !more {
+            break;
+        }
+    }
+    let mut expected = made.clone();
+    expected.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then(b.id.cmp(&a.id)));
+    let ids = |v: &[Session]| v.iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(&shown), ids(&expected));
+    let (active, _) = store
+        .list_all_sessions(None, 10, Some(true), now)
+        .await
+        .unwrap();
+    assert_eq!(active.len(), 4);
+    let (ended, _) = store
+        .list_all_sessions(None, 10, Some(false), now)
+        .await
+        .unwrap();
+    assert_eq!(ids(&ended), vec![made[4].id]);
 }
