@@ -15,7 +15,7 @@ use crate::flow::core::{
 };
 use crate::identity::{Identity, IdentityState};
 use crate::persistence::challenges::CodeUse;
-use crate::strategy::code::{self, Endings};
+use crate::strategy::code::{self, Endings, Miss, Proved};
 use crate::text;
 
 impl RecoveryService {
@@ -63,41 +63,27 @@ impl RecoveryService {
             now,
         )
         .await?;
-        let message = match result {
-            CodeUse::Verified {
+        match code::settle(result, |at| text::recovery_expired(at, now)) {
+            Ok(Proved {
                 identity_id: Some(id),
                 ..
-            } => {
+            }) => {
                 let proven = flow.is_unbound() || subject.is_some_and(|s| s.any_verified != 0);
-                return self
-                    .recovered(success, id, proven, Method::Code, req, now)
-                    .await;
+                self.recovered(success, id, proven, Method::Code, req, now)
+                    .await
             }
-            CodeUse::Verified { .. } => {
-                return Err(FlowError::unexpected("a recovery code names no identity"));
-            }
-            CodeUse::NoMatch => {
-                return Ok(Outcome::Show {
-                    flow: wrong,
-                    status: 200,
-                });
-            }
-            CodeUse::Completed => {
+            Ok(_) => Err(FlowError::unexpected("a recovery code names no identity")),
+            Err(Miss::Wrong) => Ok(Outcome::Show {
+                flow: wrong,
+                status: 200,
+            }),
+            Err(Miss::Completed) => {
                 let message = text::recovery_already_done();
-                return self
-                    .replace(&flow, req, message, Replacement::AlreadyDone, now)
-                    .await;
+                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
+                    .await
             }
-            CodeUse::Expired { expired_at } => {
-                let message = text::recovery_expired(expired_at, now);
-                let why = Replacement::CodeExpired { expired_at };
-                return self.replace(&flow, req, message, why, now).await;
-            }
-            CodeUse::TooManyAttempts => text::submitted_too_often(),
-            CodeUse::AlreadyUsed => text::code_already_used(),
-        };
-        self.replace(&flow, req, message, Replacement::Retry, now)
-            .await
+            Err(Miss::Replace(message, why)) => self.replace(&flow, req, message, why, now).await,
+        }
     }
 
     pub(super) async fn use_link(
