@@ -6,6 +6,7 @@
 
 pub mod challenges;
 pub mod cleanup;
+mod connect;
 pub(crate) mod courier;
 mod courier_list;
 mod courier_record;
@@ -23,11 +24,6 @@ pub mod recovery;
 mod rows;
 pub mod sessions;
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
 pub use courier_rows::{
@@ -209,29 +205,6 @@ pub enum ConnectError {
 }
 
 impl Store {
-    /// Builds a pool from a Kratos-style DSN. Connections are made lazily, so a server can start
-    /// while its database is still coming up; `/health/ready` says when it answers.
-    pub fn connect_lazy(dsn: &str) -> Result<Self, ConnectError> {
-        if dsn == "memory" || dsn.starts_with("sqlite:") {
-            return Ok(Self::Sqlite(sqlite_pool(dsn)?));
-        }
-        if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
-            let (dsn, max_conns) = take_max_conns(dsn)?;
-            let opts = PgConnectOptions::from_str(&dsn).map_err(ConnectError::Invalid)?;
-            return Ok(Self::Postgres(postgres_pool_of(opts, max_conns)));
-        }
-        let scheme = dsn.split("://").next().unwrap_or_default();
-        Err(ConnectError::Scheme(scheme.to_owned()))
-    }
-
-    /// For tests: a pool on an existing Postgres with a given search_path (one schema per test).
-    pub fn postgres_with_schema(url: &str, schema: &str) -> Result<Self, ConnectError> {
-        let opts = PgConnectOptions::from_str(url)
-            .map_err(ConnectError::Invalid)?
-            .options([("search_path", schema)]);
-        Ok(Self::Postgres(postgres_pool(opts)))
-    }
-
     pub fn backend_name(&self) -> &'static str {
         match self {
             Self::Postgres(_) => "postgres",
@@ -306,149 +279,5 @@ fn migrate_err(e: sqlx::migrate::MigrateError) -> StoreError {
     match e {
         sqlx::migrate::MigrateError::Execute(e) => e.into(),
         other => StoreError::Corrupt(other.to_string()),
-    }
-}
-
-/// Connections per process unless the DSN says `max_conns=N` (Kratos's parameter).
-const DEFAULT_MAX_CONNS: u32 = 16;
-
-fn postgres_pool(opts: PgConnectOptions) -> PgPool {
-    postgres_pool_of(opts, DEFAULT_MAX_CONNS)
-}
-
-/// Removes Kratos's `max_conns` from a Postgres DSN (libpq would refuse it) and reads it.
-fn take_max_conns(dsn: &str) -> Result<(String, u32), ConnectError> {
-    let Some((base, query)) = dsn.split_once('?') else {
-        return Ok((dsn.to_owned(), DEFAULT_MAX_CONNS));
-    };
-    let mut max = DEFAULT_MAX_CONNS;
-    let mut kept = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("max_conns", n)) => {
-                max = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ConnectError::Parameter(format!("max_conns={n}: expected a positive number"))
-                })?;
-            }
-            _ => kept.push(pair),
-        }
-    }
-    let dsn = match kept.is_empty() {
-        true => base.to_owned(),
-        false => format!("{base}?{}", kept.join("&")),
-    };
-    Ok((dsn, max))
-}
-
-/// A pooled Postgres connection idle for longer than this is pinged before use (the server or
-/// a proxy may have closed it meanwhile); one in steady use is not, since sqlx's default (a
-/// ping on every acquire) costs a database round trip per store call. A connection that broke
-/// anyway fails its statement, is dropped, and the next acquire opens a fresh one.
-const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
-
-fn postgres_pool_of(opts: PgConnectOptions, max_conns: u32) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(max_conns)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IDLE_AFTER {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy_with(opts)
-}
-
-fn sqlite_pool(dsn: &str) -> Result<SqlitePool, ConnectError> {
-    let memory = dsn == "memory" || dsn.contains(":memory:") || dsn.contains("mode=memory");
-    // Kratos DSNs carry `_fk=true`; foreign keys are always on here, so drop Go-only params.
-    let cleaned = if dsn == "memory" {
-        "sqlite::memory:".to_owned()
-    } else {
-        strip_go_params(dsn)
-    };
-    let opts = SqliteConnectOptions::from_str(&cleaned)
-        .map_err(ConnectError::Invalid)?
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    let opts = if memory {
-        opts
-    } else {
-        opts.create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-    };
-    // An in-memory database lives as long as its one connection, so keep exactly one forever.
-    let pool = if memory {
-        SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-    } else {
-        SqlitePoolOptions::new().max_connections(8)
-    };
-    // A SQLite connection is a file handle: nothing can close it behind the pool's back, so
-    // no ping before use (each would be a trip through the connection's worker thread).
-    Ok(pool
-        .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with(opts))
-}
-
-fn strip_go_params(dsn: &str) -> String {
-    let Some((base, query)) = dsn.split_once('?') else {
-        return dsn.to_owned();
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.starts_with('_') && !p.is_empty())
-        .collect();
-    if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_only_params_are_dropped() {
-        assert_eq!(strip_go_params("sqlite://a.db?_fk=true"), "sqlite://a.db");
-        assert_eq!(
-            strip_go_params("sqlite://a.db?_fk=true&mode=rwc"),
-            "sqlite://a.db?mode=rwc"
-        );
-    }
-
-    #[tokio::test]
-    async fn kratos_max_conns_sets_the_pool_size() {
-        let (dsn, max) = take_max_conns("postgres://u@h/db?sslmode=disable&max_conns=40").unwrap();
-        assert_eq!(
-            (dsn.as_str(), max),
-            ("postgres://u@h/db?sslmode=disable", 40)
-        );
-        assert_eq!(
-            take_max_conns("postgres://u@h/db").unwrap().1,
-            DEFAULT_MAX_CONNS
-        );
-        assert!(take_max_conns("postgres://u@h/db?max_conns=0").is_err());
-        let Store::Postgres(pool) = Store::connect_lazy("postgres://u@h/db?max_conns=5").unwrap()
-        else {
-            panic!("a postgres store");
-        };
-        assert_eq!(pool.options().get_max_connections(), 5);
-    }
-
-    #[test]
-    fn unknown_scheme_is_refused() {
-        let err = Store::connect_lazy("mysql://x").unwrap_err();
-        assert!(err.to_string().contains("mysql"));
     }
 }
