@@ -45,6 +45,20 @@ pub trait FlowService {
 
     fn deps(&self) -> &FlowDeps;
 
+    /// A form error on the flow: its messages replaced by `message` (on `node` if given), the
+    /// flow saved and shown with 400.
+    async fn form_error(
+        &self,
+        mut flow: Flow,
+        node: Option<&str>,
+        message: crate::text::Text,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        flow.ui.clear_messages();
+        flow.ui.add_message(node, message);
+        show_error(self.deps(), flow, now).await
+    }
+
     /// A new flow (not yet stored), after the kind's own preconditions (enabled, session).
     async fn create(
         &self,

@@ -10,9 +10,10 @@ use serde_json::{Map, Value, json};
 use super::LoginService;
 use crate::courier::TemplateKind;
 use crate::delivery::{Admission, Recipient as To};
+use crate::flow::core::FlowService;
 use crate::flow::core::{
     Flow, FlowError, FlowKind, FlowType, Method, MethodError, NewFlow, Outcome, ParseMethod,
-    Replacement, Request, State, show_error,
+    Replacement, Request, State,
 };
 use crate::identity::{Identity, IdentityState};
 use crate::persistence::challenges::SendResult;
@@ -73,22 +74,10 @@ impl LoginService {
                 } else {
                     "identifier"
                 };
-                self.login_form_error(flow, Some(missing), text::missing_property(missing), now)
+                self.form_error(flow, Some(missing), text::missing_property(missing), now)
                     .await
             }
         }
-    }
-
-    async fn login_form_error(
-        &self,
-        mut flow: Flow,
-        node: Option<&str>,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        flow.ui.clear_messages();
-        flow.ui.add_message(node, message);
-        show_error(&self.deps, flow, now).await
     }
 
     /// A new login flow replacing `old` with `message` (a used-up or expired code).
@@ -146,7 +135,7 @@ impl LoginService {
             flow.ui.set_value("identifier", json!(raw));
             let message = text::invalid_email(raw);
             return self
-                .login_form_error(flow, Some("identifier"), message, now)
+                .form_error(flow, Some("identifier"), message, now)
                 .await;
         }
         if !code::sends_left(&self.deps, &flow) {
@@ -251,9 +240,7 @@ impl LoginService {
     ) -> Result<Outcome, FlowError> {
         if !code::well_formed(&self.deps, Method::Code, submitted) {
             let message = code::malformed_message(&self.deps);
-            return self
-                .login_form_error(flow, Some("code"), message, now)
-                .await;
+            return self.form_error(flow, Some("code"), message, now).await;
         }
         // The flow stays in `sent_email` when the code is consumed; `finish` claims it once
         // (only one submission can consume the code).
@@ -299,7 +286,7 @@ impl LoginService {
         };
         if identity.state != IdentityState::Active {
             let message = crate::flow::core::messages::account_disabled();
-            return self.login_form_error(success, None, message, now).await;
+            return self.form_error(success, None, message, now).await;
         }
         self.finish(success, identity, Method::Code, None, req, now)
             .await

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::RecoveryService;
+use crate::flow::core::FlowService;
 use crate::flow::core::hooks::{self, AfterHook};
 use crate::flow::core::ui::csrf_node;
 use crate::flow::core::{

@@ -150,18 +150,6 @@ impl RecoveryService {
         let new = self.renew(old, req, message, now).await?;
         Ok(Outcome::Replaced { new, why })
     }
-
-    async fn form_error(
-        &self,
-        mut flow: Flow,
-        node: Option<&str>,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        flow.ui.clear_messages();
-        flow.ui.add_message(node, message);
-        crate::flow::core::show_error(&self.deps, flow, now).await
-    }
 }
 
 impl FlowService for RecoveryService {

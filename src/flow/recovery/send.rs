@@ -9,6 +9,7 @@ use serde_json::json;
 use super::RecoveryService;
 use crate::courier::TemplateKind;
 use crate::delivery::{Admission, Recipient as To};
+use crate::flow::core::FlowService;
 use crate::flow::core::{Flow, FlowError, Method, Outcome, Replacement, Request};
 use crate::identity::IdentityState;
 use crate::persistence::challenges::SendResult;

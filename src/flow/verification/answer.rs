@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::VerificationService;
+use crate::flow::core::FlowService;
 use crate::flow::core::{Flow, FlowError, FlowType, Method, Outcome, Replacement, Request};
 use crate::persistence::challenges::CodeUse;
 use crate::schema::Via;

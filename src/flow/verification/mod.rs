@@ -166,19 +166,6 @@ impl VerificationService {
                     .clone()
             })
     }
-
-    /// A form error on the flow: its messages replaced by `message` (on `node` if given).
-    async fn form_error(
-        &self,
-        mut flow: Flow,
-        node: Option<&str>,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        flow.ui.clear_messages();
-        flow.ui.add_message(node, message);
-        crate::flow::core::show_error(&self.deps, flow, now).await
-    }
 }
 
 /// What replaces `old`: its request and return_to, of the type [`Request::replacement_type`]

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::VerificationService;
 use crate::courier::TemplateKind;
 use crate::delivery::{Admission, Recipient as To};
+use crate::flow::core::FlowService;
 use crate::flow::core::{
     Flow, FlowError, FlowKind, FlowType, Method, NewFlow, Outcome, Replacement, Request,
 };
