@@ -2,8 +2,34 @@
 
 use uuid::Uuid;
 
+use serde_json::Value;
+
 use super::{Store, StoreError, dispatch};
-use crate::identity::Identity;
+use crate::identity::{Identity, IdentityState};
+
+/// The identity a credential identifier belongs to, read in one statement: its id, schema,
+/// traits and state, the credential's config (a password credential's hash) and the id of the
+/// verifiable address equal to the identifier, if any. Sign-in works from this and loads the
+/// whole identity only once it succeeded, so a failure (or a code sent) costs the same
+/// statements for a known identifier as for an unknown one.
+#[derive(Clone)]
+pub struct CredentialHolder {
+    pub identity_id: Uuid,
+    pub schema_id: String,
+    pub traits: Value,
+    pub state: IdentityState,
+    pub config: Value,
+    pub address_id: Option<Uuid>,
+}
+
+impl std::fmt::Debug for CredentialHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialHolder")
+            .field("identity_id", &self.identity_id)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
 
 /// One page of a keyset listing: the identities and whether more follow.
 #[derive(Debug)]
@@ -56,6 +82,15 @@ impl Store {
         dispatch!(self, list_identities(after, limit, identifier))
     }
 
+    /// The holder of the credential of `kind` with this (normalised) identifier, in one query.
+    pub async fn find_credential_holder(
+        &self,
+        kind: &str,
+        identifier: &str,
+    ) -> Result<Option<CredentialHolder>, StoreError> {
+        dispatch!(self, find_credential_holder(kind, identifier))
+    }
+
     /// The identity whose credential of `kind` has this (normalised) identifier.
     pub async fn find_identity_by_identifier(
         &self,
@@ -98,6 +133,12 @@ const LIST_IDENTITIES: &str = r#"SELECT id, schema_id, traits, state, state_chan
 const FIND_BY_IDENTIFIER: &str = r#"SELECT i.id, i.schema_id, i.traits, i.state, i.state_changed_at,
     i.metadata_public, i.metadata_admin, i.external_id, i.created_at, i.updated_at
     FROM identities i JOIN identity_credential_identifiers c ON c.identity_id = i.id
+    WHERE c.type = $1 AND c.identifier = $2"#;
+const FIND_HOLDER: &str = r#"SELECT i.id, i.schema_id, i.traits, i.state, cr.config, a.id AS address_id
+    FROM identity_credential_identifiers c
+    JOIN identity_credentials cr ON cr.id = c.identity_credential_id
+    JOIN identities i ON i.id = c.identity_id
+    LEFT JOIN identity_verifiable_addresses a ON a.identity_id = i.id AND a.value = c.identifier
     WHERE c.type = $1 AND c.identifier = $2"#;
 // Children of a contiguous id range; callers keep only the ids they asked for.
 const SELECT_ADDRESSES: &str = r#"SELECT id, identity_id, via, value, verified, verified_at, status,
@@ -253,6 +294,25 @@ super::backend_modules! {
             .fetch_all(pool)
             .await?;
         Ok(with_children(pool, rows).await?.pop())
+    }
+
+    pub async fn find_credential_holder(
+        pool: &Pool<Db>,
+        kind: &str,
+        identifier: &str,
+    ) -> Result<Option<CredentialHolder>, StoreError> {
+        type Row = (Uuid, String, Json<Value>, String, Json<Value>, Option<Uuid>);
+        let row: Option<Row> = sqlx::query_as(FIND_HOLDER)
+            .bind(kind)
+            .bind(identifier)
+            .fetch_optional(pool)
+            .await?;
+        let Some((identity_id, schema_id, Json(traits), state, Json(config), address_id)) = row else {
+            return Ok(None);
+        };
+        let state = IdentityState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown identity state {state:?}")))?;
+        Ok(Some(CredentialHolder { identity_id, schema_id, traits, state, config, address_id }))
     }
 
     pub async fn list_identities(

@@ -30,7 +30,7 @@ pub use courier_rows::{
     AttemptRecord, AttemptResult, Channel, ClaimedMessage, Dispatch, Lease, MessageFilter,
     MessagePage, MessageStatus, OutboxMessage, Sealed,
 };
-pub use identities::IdentityPage;
+pub use identities::{CredentialHolder, IdentityPage};
 pub use ratelimit::CounterHit;
 
 /// Writes `mod pg` and `mod lite` from one body, with `Db` bound to the backend.

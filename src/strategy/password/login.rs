@@ -97,25 +97,22 @@ impl Authenticator {
             });
             return Err(FlowError::RateLimited(l.retry_after));
         }
-        let mut found: Option<Identity> = None;
+        // One statement whether or not the identifier is known; the whole identity is read
+        // only once the password matched, so a failure costs the same on both branches.
+        let mut found = None;
         for key in &keys {
-            if let Some(i) = deps
-                .store
-                .find_identity_by_identifier("password", key)
-                .await?
-            {
-                found = Some(i);
+            if let Some(h) = deps.store.find_credential_holder("password", key).await? {
+                found = Some(h);
                 break;
             }
         }
         let stored_hash = found
             .as_ref()
-            .and_then(|i| i.credential("password"))
-            .and_then(|c| c.config.get("hashed_password"))
+            .and_then(|h| h.config.get("hashed_password"))
             .and_then(Value::as_str)
             .map(str::to_owned);
         let refresh_target_ok = match (flow.identity_id, &found) {
-            (Some(expected), Some(i)) => i.id == expected,
+            (Some(expected), Some(h)) => h.identity_id == expected,
             (Some(_), None) => false,
             (None, _) => true,
         };
@@ -128,8 +125,8 @@ impl Authenticator {
             Err(crate::hash::HashError::UnsupportedHash) => false,
             Err(e) => return Err(e.into()),
         };
-        let identity = match found {
-            Some(i) if real && matches && refresh_target_ok => i,
+        let holder = match found {
+            Some(h) if real && matches && refresh_target_ok => h,
             _ => {
                 let actor = req.actor(flow.id, None, Some(&keys[0]));
                 crate::audit::event(crate::audit::AuditEvent::LoginFailed(actor));
@@ -138,10 +135,15 @@ impl Authenticator {
                 return answer(deps, flow, now).await;
             }
         };
-        if identity.state != IdentityState::Active {
+        if holder.state != IdentityState::Active {
             flow.ui.messages.push(messages::account_disabled());
             return answer(deps, flow, now).await;
         }
+        let Some(identity) = deps.store.get_identity(holder.identity_id).await? else {
+            // Deleted between the check and now: as if it had never been there.
+            flow.ui.messages.push(messages::invalid_credentials());
+            return answer(deps, flow, now).await;
+        };
         rehash(deps, &identity, &phc, password, now).await;
         Ok(Step::Proceed((flow, identity)))
     }
