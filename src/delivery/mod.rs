@@ -105,12 +105,17 @@ impl Delivery {
     }
 }
 
-/// `message` as the decoy of a send to an address with no account: composed and sealed like
-/// a real message, stored `abandoned` and never attempted, so that the send costs what a send
-/// to a known address costs (SECURITY.md C3). `why` completes the reason operators see in the
-/// admin list.
+/// `message` as a decoy: composed and sealed like a real message, stored `abandoned` and never
+/// attempted, so that a send nobody is to get (an address with no account, a taken address at
+/// sign-up, a number the SMS policy refuses) costs what a real send costs (SECURITY.md C3).
+/// `why` is the reason operators see in the admin list.
 pub fn as_decoy(mut message: OutboxMessage, why: &str) -> OutboxMessage {
     message.status = crate::persistence::MessageStatus::Abandoned;
-    message.last_error = Some(format!("not sent: no account has this address; {why}"));
+    message.last_error = Some(format!("not sent: {why}"));
     message
+}
+
+/// The decoy reason for an address no account has.
+pub fn no_account(why: &str) -> String {
+    format!("no account has this address; {why}")
 }

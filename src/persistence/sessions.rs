@@ -28,12 +28,17 @@ impl Store {
         dispatch!(self, insert_session(s, replaces))
     }
     /// Registration: the identity and (with the `session` hook) its first session, together.
+    /// Stores a new identity (and its first session). On a duplicate identifier or address
+    /// nothing of it is written and the answer is `Conflict`; with `if_taken`, that message
+    /// is then queued and the transaction commits, so a taken address costs what a new one
+    /// costs and its owner's notice is never lost.
     pub async fn register_identity(
         &self,
         identity: &Identity,
         session: Option<NewSession<'_>>,
+        if_taken: Option<&super::OutboxMessage>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, register(identity, session))
+        dispatch!(self, register(identity, session, if_taken))
     }
     pub async fn session_by_token_hash(&self, hash: &str) -> Result<Option<Session>, StoreError> {
         dispatch!(self, by_token_hash(hash))
@@ -127,6 +132,9 @@ impl From<SessionRow> for Session {
     }
 }
 
+const SAVEPOINT: &str = "SAVEPOINT registration";
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT registration";
+
 super::backend_modules! {
     use sqlx::{Pool, Transaction};
 
@@ -142,9 +150,17 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    pub async fn register(pool: &Pool<Db>, identity: &Identity, s: Option<NewSession<'_>>) -> Result<(), StoreError> {
+    pub async fn register(
+        pool: &Pool<Db>,
+        identity: &Identity,
+        s: Option<NewSession<'_>>,
+        if_taken: Option<&crate::persistence::OutboxMessage>,
+    ) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
-        let result = async {
+        if if_taken.is_some() {
+            sqlx::query(SAVEPOINT).execute(&mut *tx).await?;
+        }
+        let stored = async {
             dialect::identities::insert_in(&mut tx, identity).await?;
             if let Some(s) = &s {
                 insert_in(&mut tx, s).await?;
@@ -152,7 +168,19 @@ super::backend_modules! {
             Ok(())
         }
         .await;
-        crate::persistence::finish(tx, result).await
+        let result = match (stored, if_taken) {
+            (Err(StoreError::Conflict(e)), Some(notice)) => {
+                // Undo the partial insert, keep the transaction, queue the notice, commit.
+                let queued = async {
+                    sqlx::query(ROLLBACK_TO_SAVEPOINT).execute(&mut *tx).await?;
+                    dialect::outbox::insert_message(&mut tx, notice).await
+                }
+                .await;
+                queued.map(|()| Err(StoreError::Conflict(e)))
+            }
+            (stored, _) => stored.map(Ok),
+        };
+        crate::persistence::finish(tx, result).await?
     }
 
     async fn insert_in(tx: &mut Transaction<'static, Db>, s: &NewSession<'_>) -> Result<(), StoreError> {

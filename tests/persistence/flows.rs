@@ -164,7 +164,7 @@ async fn kinds_do_not_mix(store: &Store) {
 
 async fn a_send_stores_the_challenge_and_counts_the_send(store: &Store) {
     let i = identity("send@example.com");
-    store.register_identity(&i, None).await.unwrap();
+    store.register_identity(&i, None, None).await.unwrap();
     let address = i.verifiable_addresses[0].id;
     let f = record("verification", t());
     store.insert_flow(&f).await.unwrap();
@@ -283,7 +283,7 @@ async fn a_code_is_used_once_under_concurrency(store: &Store) {
 
 async fn an_outstanding_code_is_found_for_its_address_and_browser(store: &Store) {
     let i = identity("waiting@example.com");
-    store.register_identity(&i, None).await.unwrap();
+    store.register_identity(&i, None, None).await.unwrap();
     let address = i.verifiable_addresses[0].id;
     let f = record("verification", t());
     store.insert_flow(&f).await.unwrap();

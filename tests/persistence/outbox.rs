@@ -30,7 +30,11 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-fn message(to: &str, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> OutboxMessage {
+pub(crate) fn message(
+    to: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> OutboxMessage {
     OutboxMessage {
         id: Uuid::now_v7(),
         channel: Channel::Email,

@@ -9,6 +9,8 @@ use crate::identities::{identity, t};
 crate::contract!(
     register_stores_identity_and_session_together,
     a_conflicting_registration_writes_no_session,
+    a_conflicting_registration_queues_the_notice_and_nothing_else,
+    a_new_registration_leaves_the_notice_unqueued,
     replace_session_ends_the_previous_one,
     sessions_are_found_by_digest_only,
     deactivate_all_keeps_the_named_session,
@@ -47,7 +49,7 @@ async fn register_stores_identity_and_session_together(store: &Store) {
     let i = identity("together@example.com");
     let s = session(i.id);
     store
-        .register_identity(&i, Some(rows(&s, "t1")))
+        .register_identity(&i, Some(rows(&s, "t1")), None)
         .await
         .unwrap();
     assert_eq!(store.get_identity(i.id).await.unwrap().unwrap().id, i.id);
@@ -56,11 +58,11 @@ async fn register_stores_identity_and_session_together(store: &Store) {
 
 async fn a_conflicting_registration_writes_no_session(store: &Store) {
     let first = identity("same@example.com");
-    store.register_identity(&first, None).await.unwrap();
+    store.register_identity(&first, None, None).await.unwrap();
     let second = identity("same@example.com");
     let s = session(second.id);
     let err = store
-        .register_identity(&second, Some(rows(&s, "t2")))
+        .register_identity(&second, Some(rows(&s, "t2")), None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -68,11 +70,45 @@ async fn a_conflicting_registration_writes_no_session(store: &Store) {
     assert!(store.get_identity(second.id).await.unwrap().is_none());
 }
 
+async fn a_conflicting_registration_queues_the_notice_and_nothing_else(store: &Store) {
+    let first = identity("held@example.com");
+    store.register_identity(&first, None, None).await.unwrap();
+    let second = identity("held@example.com");
+    let s = session(second.id);
+    let notice = crate::outbox::message("held@example.com", None, t());
+    let err = store
+        .register_identity(&second, Some(rows(&s, "t3")), Some(&notice))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(store.get_identity(second.id).await.unwrap().is_none());
+    assert!(store.session_by_token_hash("t3").await.unwrap().is_none());
+    let (queued, _) = store.get_message(notice.id).await.unwrap().unwrap();
+    assert_eq!(queued.recipient, "held@example.com");
+    // The first identity is untouched.
+    let kept = store.get_identity(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.verifiable_addresses.len(),
+        first.verifiable_addresses.len()
+    );
+}
+
+async fn a_new_registration_leaves_the_notice_unqueued(store: &Store) {
+    let i = identity("fresh-holder@example.com");
+    let notice = crate::outbox::message("fresh-holder@example.com", None, t());
+    store
+        .register_identity(&i, None, Some(&notice))
+        .await
+        .unwrap();
+    assert!(store.get_identity(i.id).await.unwrap().is_some());
+    assert!(store.get_message(notice.id).await.unwrap().is_none());
+}
+
 async fn replace_session_ends_the_previous_one(store: &Store) {
     let i = identity("replace@example.com");
     let old = session(i.id);
     store
-        .register_identity(&i, Some(rows(&old, "old")))
+        .register_identity(&i, Some(rows(&old, "old")), None)
         .await
         .unwrap();
     let new = session(i.id);
@@ -88,7 +124,7 @@ async fn sessions_are_found_by_digest_only(store: &Store) {
     let i = identity("digest@example.com");
     let s = session(i.id);
     store
-        .register_identity(&i, Some(rows(&s, "tok-hash")))
+        .register_identity(&i, Some(rows(&s, "tok-hash")), None)
         .await
         .unwrap();
     assert!(
@@ -117,7 +153,7 @@ async fn sessions_are_found_by_digest_only(store: &Store) {
 
 async fn deactivate_all_keeps_the_named_session(store: &Store) {
     let i = identity("all@example.com");
-    store.register_identity(&i, None).await.unwrap();
+    store.register_identity(&i, None, None).await.unwrap();
     let keep = session(i.id);
     store.insert_session(rows(&keep, "k")).await.unwrap();
     for n in 0..3 {
@@ -146,7 +182,7 @@ async fn an_identity_update_can_end_the_other_sessions_with_it(store: &Store) {
     let mut i = identity("rotate@example.com");
     let keep = session(i.id);
     store
-        .register_identity(&i, Some(rows(&keep, "keep")))
+        .register_identity(&i, Some(rows(&keep, "keep")), None)
         .await
         .unwrap();
     let other = session(i.id);
@@ -177,7 +213,7 @@ async fn an_identity_update_can_end_the_other_sessions_with_it(store: &Store) {
 /// `issued_at` broken by id), and the active filter counts expiry.
 async fn all_sessions_page_newest_first_with_the_active_filter(store: &Store) {
     let i = identity("paged@example.com");
-    store.register_identity(&i, None).await.unwrap();
+    store.register_identity(&i, None, None).await.unwrap();
     let mut made = Vec::new();
     for n in 0..5 {
         let mut s = session(i.id);

@@ -15,9 +15,9 @@ use crate::flow::core::{
     Flow, FlowError, FlowKind, FlowType, Method, MethodError, NewFlow, Outcome, ParseMethod,
     Replacement, Request, State,
 };
-use crate::identity::{Identity, IdentityState};
+use crate::identity::IdentityState;
 use crate::persistence::challenges::SendResult;
-use crate::persistence::{Channel, OutboxMessage};
+use crate::persistence::{Channel, CredentialHolder, OutboxMessage};
 use crate::schema::Via;
 use crate::strategy::PasswordOrOidc;
 use crate::strategy::code::login::{LoginCodeFields, login_sent_ui};
@@ -95,23 +95,22 @@ impl LoginService {
         Ok(Outcome::Replaced { new, why })
     }
 
-    /// The address a code goes to for `raw`, and the identity (if any) that signs in with it.
-    async fn code_target(&self, raw: &str) -> Result<(Via, String, Option<Identity>), FlowError> {
+    /// The address a code goes to for `raw`, and the active identity (if any) that signs in
+    /// with it: one statement whether or not one does (the same work on both branches).
+    async fn code_target(
+        &self,
+        raw: &str,
+    ) -> Result<(Via, String, Option<CredentialHolder>), FlowError> {
         let keys = identifier_keys(raw);
         let mut found = None;
         for key in &keys {
-            if let Some(i) = self
-                .deps
-                .store
-                .find_identity_by_identifier("code", key)
-                .await?
-            {
-                found = Some((key.clone(), i));
+            if let Some(h) = self.deps.store.find_credential_holder("code", key).await? {
+                found = Some((key.clone(), h));
                 break;
             }
         }
-        let (address, identity) = match found {
-            Some((k, i)) => (k, Some(i)),
+        let (address, holder) = match found {
+            Some((k, h)) => (k, Some(h)),
             None => (keys[0].clone(), None),
         };
         let via = if address.contains('@') {
@@ -119,8 +118,8 @@ impl LoginService {
         } else {
             Via::Sms
         };
-        let identity = identity.filter(|i| i.state == IdentityState::Active);
-        Ok((via, address, identity))
+        let holder = holder.filter(|h| h.state == IdentityState::Active);
+        Ok((via, address, holder))
     }
 
     async fn send_login_code(
@@ -159,13 +158,15 @@ impl LoginService {
         // same work either way, see `delivery::as_decoy`).
         let message = match &identity {
             Some(i) => {
-                let who = json!({"id": i.id, "schema_id": i.schema_id, "traits": i.traits});
+                let who =
+                    json!({"id": i.identity_id, "schema_id": i.schema_id, "traits": i.traits});
                 self.login_message(&flow, &minted, via, &address, who, now)?
             }
             None => {
                 let nobody = json!({"id": uuid::Uuid::nil(), "schema_id": "", "traits": {}});
                 let decoy = self.login_message(&flow, &minted, via, &address, nobody, now)?;
-                crate::delivery::as_decoy(decoy, "sign-in by code mails only accounts")
+                let why = crate::delivery::no_account("sign-in by code mails only accounts");
+                crate::delivery::as_decoy(decoy, &why)
             }
         };
         flow.code_sent(Method::Code, via, &address)?;
@@ -174,16 +175,10 @@ impl LoginService {
         let label = self.identifier_label();
         let cfg = code::code_config(&self.deps);
         flow.ui = login_sent_ui(&flow.ui.action, masked.as_deref(), raw, label, &cfg);
-        let address_id = identity.as_ref().and_then(|i| {
-            i.verifiable_addresses
-                .iter()
-                .find(|a| a.via == via && a.value == address)
-                .map(|a| a.id)
-        });
         let target = Target {
             known: identity.is_some(),
-            identity_id: identity.as_ref().map(|i| i.id),
-            address_id,
+            identity_id: identity.as_ref().map(|i| i.identity_id),
+            address_id: identity.as_ref().and_then(|i| i.address_id),
         };
         match code::commit(&self.deps, &flow, &minted, target, Some(message), now).await? {
             SendResult::Sent => {

@@ -12,11 +12,10 @@ use crate::delivery::{Admission, Recipient as To};
 use crate::flow::core::FlowService;
 use crate::flow::core::{Flow, FlowError, Method, Outcome, Replacement, Request};
 use crate::identity::IdentityState;
-use crate::persistence::challenges::SendResult;
 use crate::persistence::recovery::RecoveryTarget;
 use crate::persistence::{Channel, OutboxMessage};
 use crate::schema::{Via, normalize_email};
-use crate::strategy::code::{self, Target, recovery_nodes};
+use crate::strategy::code::{self, CodeFlow, Target, recovery_nodes};
 use crate::strategy::link;
 use crate::text;
 
@@ -89,29 +88,15 @@ impl RecoveryService {
     /// Stores the challenge, the flow and the message; the answer for each ending.
     pub(super) async fn committed(
         &self,
-        mut flow: Flow,
+        flow: Flow,
         minted: &code::Minted,
         target: Target,
         message: Option<OutboxMessage>,
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        match code::commit(&self.deps, &flow, minted, target, message, now).await? {
-            SendResult::Sent => {
-                flow.challenge.send_count += 1;
-                Ok(Outcome::Show { flow, status: 200 })
-            }
-            SendResult::AlreadyPassed => {
-                let message = text::recovery_already_done();
-                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
-                    .await
-            }
-            SendResult::SendsUsedUp => {
-                let message = text::too_many_sends();
-                self.replace(&flow, req, message, Replacement::Retry, now)
-                    .await
-            }
-        }
+        let result = code::commit(&self.deps, &flow, minted, target, message, now).await?;
+        self.sent(flow, result, req, now).await
     }
 
     /// The code or link for a known address; for an unknown one, with
@@ -160,7 +145,7 @@ impl RecoveryService {
         let message = self.compose(address, kind, &data, minted, now)?;
         Ok(Some(match owner {
             Some(_) => message,
-            None => crate::delivery::as_decoy(message, NOTIFY_KEY),
+            None => crate::delivery::as_decoy(message, &crate::delivery::no_account(NOTIFY_KEY)),
         }))
     }
 

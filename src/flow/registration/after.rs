@@ -48,11 +48,9 @@ impl RegistrationService {
                 .iter_mut()
                 .find(|a| !a.verified && !a.value.is_empty())
         {
+            // A taken address's owner got a notice with the failed insert; its flow looks sent.
             let recipient = if reg.decoy {
-                Recipient::Decoy(
-                    self.duplicate_notice(address.via, &address.value, now)?
-                        .map(Box::new),
-                )
+                Recipient::Decoy
             } else {
                 Recipient::Lookup
             };
@@ -128,24 +126,28 @@ impl RegistrationService {
     }
 
     /// "Someone tried to sign up with your address", by email only (an SMS would cost money
-    /// for every probe).
-    fn duplicate_notice(
+    /// for every probe: a number gets the notice as a decoy, never sent). Composed for every
+    /// sign-up that may need it, and queued only when the address turns out to be taken (in
+    /// the transaction that found it taken).
+    pub(super) fn duplicate_notice(
         &self,
         via: Via,
         address: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<OutboxMessage>, FlowError> {
-        if via != Via::Email {
-            return Ok(None);
-        }
+    ) -> Result<OutboxMessage, FlowError> {
         let data = json!({"to": address, "login_url": format!("{}self-service/login/browser", self.deps.public)});
-        Ok(Some(self.deps.courier.compose(
+        let notice = self.deps.courier.compose(
             Channel::Email,
             address,
             TemplateKind::RegistrationDuplicate,
             &data,
             None,
             now,
-        )?))
+        )?;
+        // A number gets no notice; a decoy keeps the sign-up's cost the same.
+        Ok(match via {
+            Via::Email => notice,
+            Via::Sms => crate::delivery::as_decoy(notice, "a taken number gets no SMS notice"),
+        })
     }
 }

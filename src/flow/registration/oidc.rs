@@ -59,7 +59,7 @@ impl RegistrationService {
         let stored = self
             .deps
             .store
-            .register_identity(&identity, session.as_ref().map(Issued::rows))
+            .register_identity(&identity, session.as_ref().map(Issued::rows), None)
             .await;
         match stored {
             Ok(()) => {

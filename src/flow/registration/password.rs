@@ -73,13 +73,29 @@ impl RegistrationService {
                 .sessions
                 .issue(identity.id, "password", None, req.device.clone(), now)
         });
+        // Composed for a new address too, so that both branches do the same work; a taken
+        // address's owner gets it in the transaction that found the address taken, which
+        // then commits as a new account's would (SECURITY.md C2, C3).
+        let notice = match (&session, self.verification.enabled()) {
+            (None, true) => self.taken_notice(&identity, now)?,
+            _ => None,
+        };
+        let squatters_may_go = self.deps.settings.identity.unverified_lifespan.is_some();
         let rows = session.as_ref().map(Issued::rows);
-        let mut stored = self.deps.store.register_identity(&identity, rows).await;
-        if matches!(stored, Err(StoreError::Conflict(_)))
-            && self.evict_squatters(&identity, flow.id, req, now).await?
-        {
+        let first = notice.as_ref().filter(|_| !squatters_may_go);
+        let mut stored = self
+            .deps
+            .store
+            .register_identity(&identity, rows, first)
+            .await;
+        if matches!(stored, Err(StoreError::Conflict(_))) && squatters_may_go {
+            self.evict_squatters(&identity, flow.id, req, now).await?;
             let rows = session.as_ref().map(Issued::rows);
-            stored = self.deps.store.register_identity(&identity, rows).await;
+            stored = self
+                .deps
+                .store
+                .register_identity(&identity, rows, notice.as_ref())
+                .await;
         }
         let registered = |session, decoy| Registered {
             method: Method::Password,
@@ -105,6 +121,22 @@ impl RegistrationService {
                     .await
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The notice for the address the verification hook would mail, if it is taken.
+    fn taken_notice(
+        &self,
+        identity: &crate::identity::Identity,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::persistence::OutboxMessage>, FlowError> {
+        match identity
+            .verifiable_addresses
+            .iter()
+            .find(|a| !a.verified && !a.value.is_empty())
+        {
+            Some(a) => self.duplicate_notice(a.via, &a.value, now).map(Some),
+            None => Ok(None),
         }
     }
 

@@ -13,10 +13,10 @@ use crate::flow::core::{
     Flow, FlowError, FlowKind, FlowType, Method, NewFlow, Outcome, Replacement, Request,
 };
 use crate::identity::VerifiableAddress;
-use crate::persistence::challenges::{Outstanding, SendResult};
+use crate::persistence::challenges::Outstanding;
 use crate::persistence::{Channel, OutboxMessage};
 use crate::schema::{Via, normalize_email, normalize_phone};
-use crate::strategy::code::{self, Target, nodes};
+use crate::strategy::code::{self, CodeFlow, Target, nodes};
 use crate::text;
 
 /// Who gets the message.
@@ -24,10 +24,12 @@ use crate::text;
 pub enum Recipient {
     /// The owner of the address, if any (the normal path).
     Lookup,
-    /// Nobody gets a code: the flow looks sent, its challenge can never match, and the given
-    /// notice (if any) goes out instead. Used when a sign-up names an address that belongs
-    /// to another account.
-    Decoy(Option<Box<OutboxMessage>>),
+    /// Nobody gets a code: the flow looks sent, its challenge can never match and its message
+    /// is a sealed decoy. Used when a sign-up names an address that belongs to another
+    /// account (whose owner got a notice with the failed sign-up) and for numbers the SMS
+    /// policy refuses. The same lookups run as for [`Recipient::Lookup`], so that both cost
+    /// the same.
+    Decoy,
 }
 
 /// Whether a flow-triggered send still has to pass the send limits.
@@ -87,7 +89,7 @@ impl VerificationService {
         let recipient = match self.deps.delivery.admit(to, Some(&req.client), now).await? {
             Admission::Send => Recipient::Lookup,
             // Answered as sent: whether a number may get an SMS says nothing about accounts.
-            Admission::Refused(_) => Recipient::Decoy(None),
+            Admission::Refused(_) => Recipient::Decoy,
             Admission::Limited { retry_after } => return Err(FlowError::RateLimited(retry_after)),
         };
         self.deliver(flow, method, (via, address), recipient, req, now)
@@ -113,9 +115,9 @@ impl VerificationService {
         if origin.flow_type == FlowType::Api {
             origin.csrf = String::new();
         }
-        if matches!(recipient, Recipient::Lookup)
-            && let Some(flow) = self.outstanding(&origin, address, now).await?
-        {
+        // Looked up for a decoy too (and ignored), so that both cost the same.
+        let waiting = self.outstanding(&origin, address, now).await?;
+        if let (Recipient::Lookup, Some(flow)) = (&recipient, waiting) {
             return Ok(Started { flow, sent: false });
         }
         let mut flow = self.fresh(origin, Vec::new(), now);
@@ -128,7 +130,7 @@ impl VerificationService {
             match self.deps.delivery.admit(to, client, now).await? {
                 Admission::Send => {}
                 // The flow looks sent; nothing goes to a number the SMS policy refuses.
-                Admission::Refused(_) => recipient = Recipient::Decoy(None),
+                Admission::Refused(_) => recipient = Recipient::Decoy,
                 Admission::Limited { .. } => {
                     flow.ui.set_value("email", json!(address.value));
                     self.deps.flows.insert(&flow).await?;
@@ -209,22 +211,17 @@ impl VerificationService {
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        let owner = match recipient {
-            Recipient::Lookup => {
-                self.deps
-                    .store
-                    .find_address_owner(via.as_str(), &address)
-                    .await?
-            }
-            Recipient::Decoy(_) => None,
-        };
+        // Looked up for a decoy too, and dropped: the same work on both branches.
+        let found = self
+            .deps
+            .store
+            .find_address_owner(via.as_str(), &address)
+            .await?;
+        let decoy = matches!(recipient, Recipient::Decoy);
+        let owner = found.filter(|_| !decoy);
         let minted = code::mint(&self.deps, method, now);
-        let message = match recipient {
-            Recipient::Decoy(notice) => notice.map(|n| *n),
-            Recipient::Lookup => {
-                self.message(&flow, &minted, via, &address, owner.as_ref(), now)?
-            }
-        };
+        let to = (via, address.as_str());
+        let message = self.message(&flow, &minted, to, owner.as_ref(), decoy, now)?;
         flow.code_sent(method, via, &address)?;
         let masked =
             (flow.flow_type == FlowType::Browser).then(|| crate::csrf::mask(&flow.csrf_token));
@@ -241,22 +238,8 @@ impl VerificationService {
             identity_id: None,
             address_id: owner.as_ref().map(|o| o.address_id),
         };
-        match code::commit(&self.deps, &flow, &minted, target, message, now).await? {
-            SendResult::Sent => {
-                flow.challenge.send_count += 1;
-                Ok(Outcome::Show { flow, status: 200 })
-            }
-            SendResult::AlreadyPassed => {
-                let message = text::verification_already_done();
-                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
-                    .await
-            }
-            SendResult::SendsUsedUp => {
-                let message = text::too_many_sends();
-                self.replace(&flow, req, message, Replacement::Retry, now)
-                    .await
-            }
-        }
+        let result = code::commit(&self.deps, &flow, &minted, target, message, now).await?;
+        self.sent(flow, result, req, now).await
     }
 
     /// The message for a send: the code or link to a known address; to an unknown one,
@@ -264,14 +247,14 @@ impl VerificationService {
     /// otherwise a decoy: the same message composed and sealed for nobody and written as
     /// `abandoned`, so that a send for an unknown address costs what a send for a known one
     /// costs (SECURITY.md C3) and the courier never picks it up. Operators see decoys in
-    /// the admin list, never attempted.
+    /// the admin list, never attempted. With `decoy` it is always the decoy (no notice).
     fn message(
         &self,
         flow: &Flow,
         minted: &code::Minted,
-        via: Via,
-        address: &str,
+        (via, address): (Via, &str),
         owner: Option<&crate::persistence::challenges::AddressOwner>,
+        decoy: bool,
         now: DateTime<Utc>,
     ) -> Result<Option<OutboxMessage>, FlowError> {
         let public = &self.deps.public;
@@ -281,7 +264,7 @@ impl VerificationService {
             "transient_payload": flow.transient_payload.clone().unwrap_or(json!({})),
             "expires_in_minutes": minted.lifespan_minutes,
         });
-        let notify = self.cfg().notify_unknown_recipients && via == Via::Email;
+        let notify = self.cfg().notify_unknown_recipients && via == Via::Email && !decoy;
         let identity = match owner {
             Some(o) => json!({"id": o.identity_id, "schema_id": o.schema_id, "traits": o.traits.0}),
             None if notify => {
@@ -312,8 +295,11 @@ impl VerificationService {
             TemplateKind::VerificationValid
         };
         let mut message = self.compose(via, address, kind, &data, minted, now)?;
-        if owner.is_none() {
-            message = crate::delivery::as_decoy(message, NOTIFY_KEY);
+        if decoy {
+            let why = "a decoy for a taken address at sign-up, or a number the SMS policy refuses";
+            message = crate::delivery::as_decoy(message, why);
+        } else if owner.is_none() {
+            message = crate::delivery::as_decoy(message, &crate::delivery::no_account(NOTIFY_KEY));
         }
         Ok(Some(message))
     }
