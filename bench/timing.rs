@@ -9,7 +9,8 @@
 //! - verification: the send of a code to a known and to an unknown address;
 //! - recovery: the same for the recovery flow (skipped when the route is not there);
 //! - registration: a sign-up naming a taken address and one naming a new address;
-//! - sign-in: a wrong password for a known identifier and any password for an unknown one.
+//! - sign-in: a wrong password for a known identifier and any password for an unknown one;
+//! - sign-in by code: the send of a sign-in code to a known and to an unknown identifier.
 //!
 //! Prints the medians, their difference, and the two-sample Kolmogorov-Smirnov statistic D
 //! with its asymptotic p-value: a small D (large p) means the two distributions cannot be
@@ -114,26 +115,40 @@ fn report(name: &str, mut known: Vec<Duration>, mut unknown: Vec<Duration>) {
     );
 }
 
-/// Times `n` pairs of (known, unknown) bodies for flow `kind`; `None` if the flow is off.
-async fn pairs<F>(c: &Client, kind: &str, n: usize, body: F) -> anyhow::Result<()>
+/// Times `n` pairs of (known, unknown) bodies for flow `kind`, reported as `name`; skipped if
+/// the flow is off.
+async fn pairs<F>(c: &Client, (name, kind): (&str, &str), n: usize, body: F) -> anyhow::Result<()>
 where
     F: Fn(usize, bool) -> Value,
 {
     let (mut known, mut unknown) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut known_status, mut unknown_status) = (None::<u16>, None::<u16>);
     for i in 0..n {
         // Alternate which goes first, so neither always runs on a warmer cache.
         for is_known in [i % 2 == 0, i % 2 == 1] {
             let Some((status, took)) = c.timed(kind, body(i, is_known)).await? else {
-                println!("{kind:<14} skipped: the flow is not enabled");
+                println!("{name:<14} skipped: the flow is not enabled");
                 return Ok(());
             };
             if status >= 500 {
                 anyhow::bail!("{kind} answered {status}");
             }
+            // The answers must not differ either, or the clock is not the oracle to test.
+            let first = if is_known {
+                &mut known_status
+            } else {
+                &mut unknown_status
+            };
+            if *first.get_or_insert(status) != status {
+                anyhow::bail!("{name}: one branch answered {status}, before {first:?}");
+            }
+            if let (Some(k), Some(u)) = (known_status, unknown_status) {
+                anyhow::ensure!(k == u, "{name}: known answered {k}, unknown {u}");
+            }
             if is_known { &mut known } else { &mut unknown }.push(took);
         }
     }
-    report(kind, known, unknown);
+    report(name, known, unknown);
     Ok(())
 }
 
@@ -168,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
     let (db, n) = args();
     let (mut settings, scratch) = settings(&db).await?;
     settings.selfservice.flows.recovery.enabled = Some(true);
+    settings.selfservice.methods.code.passwordless_enabled = true;
     let hasher = PasswordHasher::new(&settings.hashers.argon2)?;
     let app = Application::build(settings, &ConfigSource::Bundled, true, true).await?;
     let public = format!("http://127.0.0.1:{}", app.public_port());
@@ -185,26 +201,22 @@ async fn main() -> anyhow::Result<()> {
         true => format!("known{i}@example.com"),
         false => format!("nobody{i}@example.com"),
     };
-    pairs(
-        &c,
-        "verification",
-        n,
-        |i, k| json!({"method": "code", "email": address(i, k)}),
-    )
-    .await?;
-    pairs(
-        &c,
-        "recovery",
-        n,
-        |i, k| json!({"method": "code", "email": address(i, k)}),
-    )
-    .await?;
-    pairs(&c, "login", n, |i, k| {
+    let code_to = |i, k| json!({"method": "code", "email": address(i, k)});
+    pairs(&c, ("verification", "verification"), n, code_to).await?;
+    pairs(&c, ("recovery", "recovery"), n, code_to).await?;
+    pairs(&c, ("login", "login"), n, |i, k| {
         json!({"method": "password", "identifier": address(i, k), "password": "wrong password 123"})
     })
     .await?;
+    pairs(
+        &c,
+        ("login by code", "login"),
+        n,
+        |i, k| json!({"method": "code", "identifier": address(i, k)}),
+    )
+    .await?;
     // A taken address against a new one; the new ones become identities, so use fresh names.
-    pairs(&c, "registration", n, |i, k| {
+    pairs(&c, ("registration", "registration"), n, |i, k| {
         let email = match k {
             true => format!("known{i}@example.com"),
             false => format!("fresh{i}@example.com"),

@@ -75,6 +75,8 @@ pub enum AuditEvent<'a> {
     /// A never-verified identity past `identity.unverified_lifespan` was removed because a
     /// sign-up named one of its addresses.
     UnverifiedIdentityRemoved(Actor<'a>),
+    /// The scheduled cleanup removed this many never-verified identities past the lifespan.
+    UnverifiedIdentitiesExpired(u64),
     RecoveryRequested(Actor<'a>),
     RecoveryCompleted(Actor<'a>),
     /// A request authenticated with a partner API key (`key_id` is the key's id, not secret).
@@ -131,6 +133,12 @@ impl<'a> AuditEvent<'a> {
             E::PasswordChanged(a) => ("password_changed", Success, *a, None),
             E::AddressChanged(a) => ("address_changed", Success, *a, None),
             E::UnverifiedIdentityRemoved(a) => ("unverified_identity_removed", Success, *a, None),
+            E::UnverifiedIdentitiesExpired(n) => (
+                "unverified_identities_expired",
+                Success,
+                none,
+                Some(format!("count={n}")),
+            ),
             E::RecoveryRequested(a) => ("recovery_requested", Success, *a, None),
             E::RecoveryCompleted(a) => ("recovery_completed", Success, *a, None),
             E::ApiKeyUsed { key_id, actor } => ("api_key_used", Success, *actor, key(key_id)),

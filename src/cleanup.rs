@@ -1,5 +1,6 @@
 //! Removing what has outlived its use (expired flows, spent codes, expired sessions, the texts
-//! of sent messages, old self-service errors): `verity cleanup sql` runs it once, and
+//! of sent messages, old self-service errors, and with `identity.unverified_lifespan` the
+//! identities that never verified an address): `verity cleanup sql` runs it once, and
 //! `database.cleanup.every` runs it in the server on a schedule. Batches are bounded, so a
 //! live database is never locked for long; several nodes may run it at once.
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use crate::config::CleanupConfig;
+use crate::config::{CleanupConfig, Settings};
 use crate::persistence::cleanup::CleanupTarget;
 use crate::persistence::{Store, StoreError};
 
@@ -21,6 +22,8 @@ pub struct Plan {
     pub batch: u32,
     /// Pause between two tables.
     pub sleep_tables: Duration,
+    /// `identity.unverified_lifespan`: never-verified identities older than this go too.
+    pub unverified_lifespan: Option<chrono::Duration>,
 }
 
 impl Plan {
@@ -29,6 +32,15 @@ impl Plan {
             keep_last: cfg.older_than.chrono(),
             batch: cfg.batch_size.max(1),
             sleep_tables: cfg.sleep.tables.std(),
+            unverified_lifespan: None,
+        }
+    }
+
+    /// The plan of `database.cleanup`, with the identities' lifespan.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            unverified_lifespan: settings.identity.unverified_lifespan.map(|l| l.chrono()),
+            ..Self::from_config(&settings.database.cleanup)
         }
     }
 }
@@ -45,29 +57,47 @@ pub async fn run_once(
         if i > 0 && !plan.sleep_tables.is_zero() {
             tokio::time::sleep(plan.sleep_tables).await;
         }
-        let mut total = 0;
-        loop {
-            let removed = store.cleanup_batch(target, cutoff, plan.batch).await?;
-            total += removed;
-            if removed < u64::from(plan.batch) {
-                break;
-            }
-            // Let other writers in between two batches.
-            tokio::task::yield_now().await;
+        out.push((target, drain(store, target, cutoff, plan.batch).await?));
+    }
+    if let Some(lifespan) = plan.unverified_lifespan {
+        let target = CleanupTarget::UnverifiedIdentities;
+        let removed = drain(store, target, now - lifespan, plan.batch).await?;
+        if removed > 0 {
+            crate::audit::event(crate::audit::AuditEvent::UnverifiedIdentitiesExpired(
+                removed,
+            ));
         }
-        out.push((target, total));
+        out.push((target, removed));
     }
     Ok(out)
+}
+
+/// Batch after batch of `target` until one comes back short; the total removed.
+async fn drain(
+    store: &Store,
+    target: CleanupTarget,
+    cutoff: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let removed = store.cleanup_batch(target, cutoff, batch).await?;
+        total += removed;
+        if removed < u64::from(batch) {
+            return Ok(total);
+        }
+        // Let other writers in between two batches.
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The in-process schedule: a run every `every` until shutdown.
 pub async fn schedule(
     store: Store,
-    cfg: CleanupConfig,
+    plan: Plan,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let plan = Plan::from_config(&cfg);
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}

@@ -268,7 +268,7 @@ impl Application {
         let cleanup = self.registry.settings.database.cleanup.every.map(|every| {
             tokio::spawn(crate::cleanup::schedule(
                 self.store.clone(),
-                self.registry.settings.database.cleanup.clone(),
+                crate::cleanup::Plan::from_settings(&self.registry.settings),
                 every.std().max(std::time::Duration::from_secs(1)),
                 stop_courier.subscribe(),
             ))

@@ -51,9 +51,10 @@ pub async fn run(cmd: CleanupCommand, config: Vec<PathBuf>) -> anyhow::Result<()
         }
         None => bail!("give the DSN as an argument, or -e to read it from $DSN or the config file"),
     };
-    let mut plan = crate::cleanup::Plan::from_config(
-        &settings.map(|s| s.database.cleanup).unwrap_or_default(),
-    );
+    let mut plan = match &settings {
+        Some(s) => crate::cleanup::Plan::from_settings(s),
+        None => crate::cleanup::Plan::from_config(&Default::default()),
+    };
     if let Some(k) = keep_last {
         plan.keep_last = k.chrono();
     }

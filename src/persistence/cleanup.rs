@@ -19,6 +19,9 @@ pub enum CleanupTarget {
     SentBodies,
     /// Stored self-service errors created before the cutoff.
     Errors,
+    /// Identities created before the cutoff that never verified any of their addresses
+    /// (run only when `identity.unverified_lifespan` is set, with its own cutoff).
+    UnverifiedIdentities,
 }
 
 impl CleanupTarget {
@@ -37,6 +40,7 @@ impl CleanupTarget {
             Self::OldSessions => "expired sessions",
             Self::SentBodies => "sent message bodies",
             Self::Errors => "self-service errors",
+            Self::UnverifiedIdentities => "never-verified identities",
         }
     }
 }
@@ -59,14 +63,15 @@ impl Store {
         cutoff: DateTime<Utc>,
         batch: u32,
     ) -> Result<u64, StoreError> {
-        if target == CleanupTarget::SentBodies {
-            return self.purge_message_bodies(cutoff, batch).await;
-        }
         let sql = match target {
+            CleanupTarget::SentBodies => return self.purge_message_bodies(cutoff, batch).await,
+            CleanupTarget::UnverifiedIdentities => {
+                return self.delete_unverified_identities(cutoff, batch).await;
+            }
             CleanupTarget::ExpiredFlows => FLOWS,
             CleanupTarget::SpentCodes => CODES,
             CleanupTarget::OldSessions => SESSIONS,
-            CleanupTarget::Errors | CleanupTarget::SentBodies => ERRORS,
+            CleanupTarget::Errors => ERRORS,
         };
         dispatch!(self, delete_batch(sql, cutoff, batch))
     }

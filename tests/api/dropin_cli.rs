@@ -165,6 +165,7 @@ async fn cleanup_removes_flows_only_once_past_keep_last(app: TestApp) {
         keep_last: chrono::Duration::hours(1),
         batch: 1,
         sleep_tables: Duration::ZERO,
+        unverified_lifespan: None,
     };
     let counts = verity::cleanup::run_once(store, plan, later - chrono::Duration::hours(2))
         .await
@@ -190,6 +191,79 @@ async fn cleanup_removes_flows_only_once_past_keep_last(app: TestApp) {
             .unwrap();
         assert_eq!(r.status(), 404, "flow {id} removed");
     }
+}
+
+#[tokio::test]
+async fn cleanup_expires_never_verified_identities_past_their_lifespan_sqlite() {
+    cleanup_expires_never_verified_identities(spawn_with(|_| {}).await).await;
+}
+
+#[tokio::test]
+async fn cleanup_expires_never_verified_identities_past_their_lifespan_postgres() {
+    if let Some(app) = spawn_postgres_with(|_| {}).await {
+        cleanup_expires_never_verified_identities(app).await;
+    }
+}
+
+/// `identity.unverified_lifespan` also runs in the cleanup (SECURITY.md C2): an identity that
+/// never verified an address goes once it is older than the lifespan; a verified one stays.
+async fn cleanup_expires_never_verified_identities(app: TestApp) {
+    let create = |email: &str, verified: bool| {
+        let body = serde_json::json!({
+            "schema_id": "default",
+            "traits": {"email": email},
+            "verifiable_addresses": [{"value": email, "via": "email", "verified": verified,
+                "status": if verified { "completed" } else { "pending" }}],
+        });
+        let r = app
+            .http
+            .post(format!("{}/admin/identities", app.admin))
+            .json(&body)
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            assert_eq!(r.status(), 201);
+            let v: serde_json::Value = r.json().await.unwrap();
+            v["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let squatter = create("never-proved@example.com", false).await;
+    let owner = create("proved@example.com", true).await;
+    let store = app.store();
+    let mut plan = verity::cleanup::Plan {
+        keep_last: chrono::Duration::hours(1),
+        batch: 1,
+        sleep_tables: Duration::ZERO,
+        unverified_lifespan: None,
+    };
+    let later = chrono::Utc::now() + chrono::Duration::hours(3);
+    let removed = |counts: &[(verity::persistence::cleanup::CleanupTarget, u64)]| {
+        counts
+            .iter()
+            .find(|(t, _)| *t == verity::persistence::cleanup::CleanupTarget::UnverifiedIdentities)
+            .map(|(_, n)| *n)
+    };
+    let counts = verity::cleanup::run_once(store, plan, later).await.unwrap();
+    assert_eq!(removed(&counts), None, "unset: never run");
+    plan.unverified_lifespan = Some(chrono::Duration::hours(4));
+    let counts = verity::cleanup::run_once(store, plan, later).await.unwrap();
+    assert_eq!(removed(&counts), Some(0), "younger than the lifespan");
+    plan.unverified_lifespan = Some(chrono::Duration::hours(2));
+    let counts = verity::cleanup::run_once(store, plan, later).await.unwrap();
+    assert_eq!(removed(&counts), Some(1), "{counts:?}");
+    let status = |id: String| {
+        let r = app
+            .http
+            .get(format!("{}/admin/identities/{id}", app.admin))
+            .send();
+        async move { r.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        status(squatter).await,
+        404,
+        "the never-verified identity is gone"
+    );
+    assert_eq!(status(owner).await, 200, "the verified one stays");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::flow::core::{
 };
 use crate::identity::{Identity, IdentityState};
 use crate::persistence::challenges::CodeUse;
-use crate::strategy::code::{self, Endings, Miss, Proved};
+use crate::strategy::code::{self, CodeFlow, Endings, Proved};
 use crate::text;
 
 impl RecoveryService {
@@ -74,16 +74,7 @@ impl RecoveryService {
                     .await
             }
             Ok(_) => Err(FlowError::unexpected("a recovery code names no identity")),
-            Err(Miss::Wrong) => Ok(Outcome::Show {
-                flow: wrong,
-                status: 200,
-            }),
-            Err(Miss::Completed) => {
-                let message = text::recovery_already_done();
-                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
-                    .await
-            }
-            Err(Miss::Replace(message, why)) => self.replace(&flow, req, message, why, now).await,
+            Err(miss) => self.missed(&flow, wrong, miss, req, now).await,
         }
     }
 

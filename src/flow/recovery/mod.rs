@@ -18,8 +18,8 @@ use crate::flow::core::{
     Outcome, ParseMethod, Replacement, Request, SessionUse, Submission,
 };
 use crate::flow::settings::SettingsService;
-use crate::strategy::code::CodeFields;
 use crate::strategy::code::recovery_nodes;
+use crate::strategy::code::{CodeFields, CodeFlow};
 use crate::strategy::link::LinkFields;
 use crate::text::{self, Text};
 
@@ -121,8 +121,10 @@ impl RecoveryService {
         flow.ui.messages = messages;
         flow
     }
+}
 
-    /// A new flow replacing `old`, bound to the requesting browser, showing `message`, stored.
+/// A replacement is bound to the requesting browser.
+impl CodeFlow for RecoveryService {
     async fn renew(
         &self,
         old: &Flow,
@@ -139,16 +141,8 @@ impl RecoveryService {
         Ok(new)
     }
 
-    async fn replace(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        why: Replacement,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        let new = self.renew(old, req, message, now).await?;
-        Ok(Outcome::Replaced { new, why })
+    fn already_done(&self) -> Text {
+        text::recovery_already_done()
     }
 }
 

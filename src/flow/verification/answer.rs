@@ -10,7 +10,7 @@ use crate::flow::core::FlowService;
 use crate::flow::core::{Flow, FlowError, FlowType, Method, Outcome, Replacement, Request};
 use crate::persistence::challenges::CodeUse;
 use crate::schema::Via;
-use crate::strategy::code::{self, Endings, Miss, nodes};
+use crate::strategy::code::{self, CodeFlow, Endings, nodes};
 use crate::text;
 
 impl VerificationService {
@@ -83,16 +83,7 @@ impl VerificationService {
                 self.after_verification(success, proved.address_id, req, now, shown)
                     .await
             }
-            Err(Miss::Wrong) => Ok(Outcome::Show {
-                flow: wrong,
-                status: 200,
-            }),
-            Err(Miss::Completed) => {
-                let message = text::verification_already_done();
-                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
-                    .await
-            }
-            Err(Miss::Replace(message, why)) => self.replace(&flow, req, message, why, now).await,
+            Err(miss) => self.missed(&flow, wrong, miss, req, now).await,
         }
     }
 

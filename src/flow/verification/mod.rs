@@ -13,7 +13,7 @@ use crate::flow::core::{
     Outcome, ParseMethod, Replacement, Request, SessionUse, Submission,
 };
 use crate::ratelimit::Rule;
-use crate::strategy::code::{CodeFields, nodes};
+use crate::strategy::code::{CodeFields, CodeFlow, nodes};
 use crate::strategy::link::LinkFields;
 use crate::text::{self, Text};
 
@@ -126,33 +126,6 @@ impl VerificationService {
         flow
     }
 
-    /// A new flow replacing `old` (same type, request URL and return_to) showing `message`,
-    /// bound to the requesting browser, stored.
-    async fn renew(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Flow, FlowError> {
-        let new = self.fresh(replacement(old, req), vec![message], now);
-        self.deps.flows.insert(&new).await?;
-        Ok(new)
-    }
-
-    /// [`Self::renew`] as an outcome.
-    async fn replace(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        why: Replacement,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        let new = self.renew(old, req, message, now).await?;
-        Ok(Outcome::Replaced { new, why })
-    }
-
     /// Where "Continue" leads after success: the flow's return_to, else the configured defaults.
     fn continue_url(&self, flow: &Flow) -> String {
         flow.return_to
@@ -179,6 +152,26 @@ fn replacement(old: &Flow, req: &Request) -> NewFlow {
     );
     new.flow_type = flow_type;
     new
+}
+
+/// A replacement is a new flow with `old`'s type, request URL and return_to, bound to the
+/// requesting browser.
+impl CodeFlow for VerificationService {
+    async fn renew(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: Text,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError> {
+        let new = self.fresh(replacement(old, req), vec![message], now);
+        self.deps.flows.insert(&new).await?;
+        Ok(new)
+    }
+
+    fn already_done(&self) -> Text {
+        text::verification_already_done()
+    }
 }
 
 impl FlowService for VerificationService {

@@ -7,7 +7,7 @@ pub mod login;
 pub mod nodes;
 pub mod recovery_nodes;
 mod settle;
-pub use settle::{Miss, Proved, settle};
+pub use settle::{CodeFlow, Miss, Proved, settle};
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::flow::core::Replacement;
-use crate::persistence::challenges::CodeUse;
+use crate::flow::core::{Flow, FlowError, Outcome, Replacement, Request};
+use crate::persistence::challenges::{CodeUse, SendResult};
 use crate::text::{self, Text};
 
 /// A code that proved its address.
@@ -51,4 +51,86 @@ pub fn settle(used: CodeUse, expired: impl FnOnce(DateTime<Utc>) -> Text) -> Res
         CodeUse::TooManyAttempts => Miss::Replace(text::submitted_too_often(), Replacement::Retry),
         CodeUse::AlreadyUsed => Miss::Replace(text::code_already_used(), Replacement::Retry),
     })
+}
+
+/// A flow kind that sends codes (or links) and takes them back: verification and recovery.
+/// It says how it renews itself and how it words "already done"; the endings of a send and
+/// of a missed code are the same for both and written here once.
+#[allow(async_fn_in_trait)]
+pub trait CodeFlow {
+    /// A new flow of this kind, stored, that replaces `old` and shows `message`.
+    async fn renew(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: Text,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError>;
+
+    /// "This flow is already done", in the kind's words.
+    fn already_done(&self) -> Text;
+
+    /// [`Self::renew`] as an outcome.
+    async fn replace(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: Text,
+        why: Replacement,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        let new = self.renew(old, req, message, now).await?;
+        Ok(Outcome::Replaced { new, why })
+    }
+
+    /// What a stored send answers: the flow with its code sent, or a new flow when this one
+    /// used its sends or was finished meanwhile.
+    async fn sent(
+        &self,
+        mut flow: Flow,
+        result: SendResult,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        match result {
+            SendResult::Sent => {
+                flow.challenge.send_count += 1;
+                Ok(Outcome::Show { flow, status: 200 })
+            }
+            SendResult::AlreadyPassed => {
+                let message = self.already_done();
+                self.replace(&flow, req, message, Replacement::AlreadyDone, now)
+                    .await
+            }
+            SendResult::SendsUsedUp => {
+                let message = text::too_many_sends();
+                self.replace(&flow, req, message, Replacement::Retry, now)
+                    .await
+            }
+        }
+    }
+
+    /// What a code that proved nothing answers: `wrong` (the flow with its "invalid code"
+    /// message) again, or `flow` replaced.
+    async fn missed(
+        &self,
+        flow: &Flow,
+        wrong: Flow,
+        miss: Miss,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        match miss {
+            Miss::Wrong => Ok(Outcome::Show {
+                flow: wrong,
+                status: 200,
+            }),
+            Miss::Completed => {
+                let message = self.already_done();
+                self.replace(flow, req, message, Replacement::AlreadyDone, now)
+                    .await
+            }
+            Miss::Replace(message, why) => self.replace(flow, req, message, why, now).await,
+        }
+    }
 }
