@@ -19,6 +19,7 @@ pub mod sink;
 mod smtp;
 mod smtp_pool;
 pub(crate) mod templates;
+mod transport;
 mod worker;
 mod worker_loop;
 
@@ -41,8 +42,9 @@ pub use templates::Part;
 pub use worker::{DispatchReport, Worker};
 
 use crate::config::{Settings, WorkerConfig};
-use smtp::{SmtpSender, check_header_value};
+use smtp::check_header_value;
 use templates::Templates;
+use transport::{EmailTransport, email_transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CourierError {
@@ -61,13 +63,6 @@ pub enum CourierError {
     HeaderInjection(String),
     #[error("invalid recipient for {0}: {1}")]
     InvalidRecipient(Channel, String),
-}
-
-enum EmailTransport {
-    Smtp(Box<SmtpSender>),
-    /// `courier.delivery_strategy: http`: each email POSTed through `courier.http.request_config`.
-    Http(Box<HttpChannel>),
-    Inbox,
 }
 
 /// How long one SMTP delivery may take (connecting included). The lease does not bound it: the
@@ -310,43 +305,6 @@ impl Courier {
             created_at: now,
             updated_at: now,
         })
-    }
-}
-
-fn email_transport(
-    cfg: &crate::config::CourierConfig,
-    dev: bool,
-    base_dir: Option<&Path>,
-) -> Result<Option<EmailTransport>, CourierError> {
-    match cfg.delivery_strategy.as_str() {
-        "http" => {
-            let rc = cfg
-                .http
-                .as_ref()
-                .map(|h| &h.request_config)
-                .ok_or_else(|| {
-                    CourierError::Config(
-                    "courier.delivery_strategy is http, but courier.http.request_config is not set"
-                        .into(),
-                )
-                })?;
-            let h = HttpChannel::for_email(rc, base_dir, HTTP_TIMEOUT)?;
-            Ok(Some(EmailTransport::Http(Box::new(h))))
-        }
-        "smtp" => Ok(match &cfg.smtp.connection_uri {
-            Some(_) => {
-                let pool = u32::try_from(cfg.worker.concurrency)
-                    .unwrap_or(u32::MAX)
-                    .max(1);
-                let sender = SmtpSender::new(&cfg.smtp, pool, SMTP_TIMEOUT)?;
-                Some(EmailTransport::Smtp(Box::new(sender)))
-            }
-            None if dev => Some(EmailTransport::Inbox),
-            None => None,
-        }),
-        other => Err(CourierError::Config(format!(
-            "courier.delivery_strategy must be smtp or http, got {other:?}"
-        ))),
     }
 }
 
