@@ -46,6 +46,7 @@ mod registration;
 mod sdk;
 mod security_address;
 mod security_http;
+mod security_injection;
 mod security_phone;
 mod security_startup;
 mod sessions;

@@ -144,6 +144,10 @@ impl<M> Submission<M> {
 impl<M: ParseMethod> Submission<M> {
     /// Splits decoded fields (body and query merged) into the common fields and the method's.
     pub fn from_fields(mut fields: Map<String, Value>) -> Self {
+        // No database stores a NUL in text (Postgres refuses it), and no field needs one.
+        if fields.values().any(holds_nul) {
+            return Self::malformed("a field holds a NUL character, which no field may hold");
+        }
         let csrf_token = take_string(&mut fields, "csrf_token");
         let transient_payload = fields.remove("transient_payload").filter(|v| !v.is_null());
         let method = take_string(&mut fields, "method").filter(|m| !m.is_empty());
@@ -152,6 +156,15 @@ impl<M: ParseMethod> Submission<M> {
             transient_payload,
             method: M::parse(method.as_deref(), fields),
         }
+    }
+}
+
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 

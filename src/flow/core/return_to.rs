@@ -8,7 +8,13 @@ use url::Url;
 pub struct ReturnToForbidden(pub String);
 
 pub fn check(raw: &str, allowed: &[Url]) -> Result<Url, ReturnToForbidden> {
-    let forbidden = || ReturnToForbidden(raw.to_owned());
+    // Quoted in the error the user sees (and that is stored): control characters are shown
+    // as U+FFFD, since no database keeps a NUL in text.
+    let shown = || {
+        raw.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+    };
+    let forbidden = || ReturnToForbidden(shown().collect());
     if raw.chars().any(|c| c.is_control() || c == '\\') {
         return Err(forbidden());
     }

@@ -103,6 +103,15 @@ fn serde_urlencoded_query<T: serde::de::DeserializeOwned>(
         .filter(|(k, _)| k != "include_credential")
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    // No database compares a NUL in text (Postgres refuses it), and no identifier holds one.
+    if pairs
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::bad_request(
+            "a query parameter holds a NUL character",
+        ));
+    }
     let map: serde_json::Map<String, serde_json::Value> = pairs
         .into_iter()
         .map(|(k, v)| {
