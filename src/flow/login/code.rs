@@ -21,7 +21,7 @@ use crate::persistence::{Channel, CredentialHolder, OutboxMessage};
 use crate::schema::Via;
 use crate::strategy::PasswordOrOidc;
 use crate::strategy::code::login::{LoginCodeFields, login_sent_ui};
-use crate::strategy::code::{self, Endings, Miss, Proved, Target};
+use crate::strategy::code::{self, Miss, Proved, Target};
 use crate::strategy::oidc::OidcFields;
 use crate::strategy::password::{PasswordFields, identifier_keys};
 use crate::text::{self, Text};
@@ -241,23 +241,9 @@ impl LoginService {
         // (only one submission can consume the code).
         let mut success = flow.clone();
         success.ui.clear_messages();
-        let mut wrong = flow.clone();
-        wrong.ui.clear_messages();
-        wrong.ui.messages = vec![text::login_code_invalid()];
-        let endings = Endings {
-            success: &success,
-            no_match: Some(&wrong),
-        };
-        let result = code::check(
-            &self.deps,
-            &flow,
-            Method::Code,
-            submitted,
-            endings,
-            req,
-            now,
-        )
-        .await?;
+        let wrong = code::wrong_code(&flow, text::login_code_invalid());
+        let ends = (&success, &wrong);
+        let result = code::check_code(&self.deps, &flow, submitted, ends, req, now).await?;
         let expired = |at| crate::flow::core::messages::flow_expired(4010001, "login", at, now);
         let id = match code::settle(result, expired) {
             Ok(Proved {

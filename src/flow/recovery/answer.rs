@@ -47,23 +47,9 @@ impl RecoveryService {
         // Read before the code is used: whether the identity had proved an address.
         let subject = self.deps.store.recovery_subject(flow.id).await?;
         let success = self.passed_flow(&flow, req)?;
-        let mut wrong = flow.clone();
-        wrong.ui.clear_messages();
-        wrong.ui.messages = vec![text::recovery_code_invalid()];
-        let endings = Endings {
-            success: &success,
-            no_match: Some(&wrong),
-        };
-        let result = code::check(
-            &self.deps,
-            &flow,
-            Method::Code,
-            submitted,
-            endings,
-            req,
-            now,
-        )
-        .await?;
+        let wrong = code::wrong_code(&flow, text::recovery_code_invalid());
+        let ends = (&success, &wrong);
+        let result = code::check_code(&self.deps, &flow, submitted, ends, req, now).await?;
         match code::settle(result, |at| text::recovery_expired(at, now)) {
             Ok(Proved {
                 identity_id: Some(id),

@@ -60,23 +60,10 @@ impl VerificationService {
             return self.form_error(flow, Some("code"), message, now).await;
         }
         let success = self.passed_flow(&flow, req, Method::Code)?;
-        let mut wrong = flow.clone();
-        wrong.ui.messages = vec![text::verification_code_invalid()];
+        let mut wrong = code::wrong_code(&flow, text::verification_code_invalid());
         wrong.ui.set_value("code", json!(""));
-        let endings = Endings {
-            success: &success,
-            no_match: Some(&wrong),
-        };
-        let result = code::check(
-            &self.deps,
-            &flow,
-            Method::Code,
-            submitted,
-            endings,
-            req,
-            now,
-        )
-        .await?;
+        let ends = (&success, &wrong);
+        let result = code::check_code(&self.deps, &flow, submitted, ends, req, now).await?;
         match code::settle(result, |at| text::verification_expired(at, now)) {
             Ok(proved) => {
                 let shown = |flow| Outcome::Show { flow, status: 200 };

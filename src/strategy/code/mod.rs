@@ -235,6 +235,31 @@ pub struct Endings<'a> {
     pub no_match: Option<&'a Flow>,
 }
 
+/// `flow` as a wrong code leaves it: its messages replaced by the kind's `invalid` text.
+pub fn wrong_code(flow: &Flow, invalid: crate::text::Text) -> Flow {
+    let mut wrong = flow.clone();
+    wrong.ui.clear_messages();
+    wrong.ui.messages = vec![invalid];
+    wrong
+}
+
+/// [`check`] for a typed code: saved as `success` when it proves the flow, as `wrong` when
+/// no challenge matched.
+pub async fn check_code(
+    deps: &FlowDeps,
+    flow: &Flow,
+    submitted: &str,
+    (success, wrong): (&Flow, &Flow),
+    req: &Request,
+    now: DateTime<Utc>,
+) -> Result<CodeUse, FlowError> {
+    let endings = Endings {
+        success,
+        no_match: Some(wrong),
+    };
+    check(deps, flow, Method::Code, submitted, endings, req, now).await
+}
+
 /// Checks a submitted code or token against the flow's challenge. Codes count against the
 /// client's per-IP limit and the daily failure budgets of the address (per client, and all
 /// clients together): once one is spent no code for the address is compared, right or
