@@ -28,6 +28,10 @@ pub async fn settings(db: &str) -> anyhow::Result<(Settings, Cleanup)> {
     s.serve.admin.base_url = None;
     s.selfservice.rate_limits.enabled = false;
     s.log.level = "warn".into();
+    // BENCH_COURIER_OFF=1: no courier in the process, so a run times the flows alone.
+    if std::env::var_os("BENCH_COURIER_OFF").is_some() {
+        s.courier.worker.enabled = false;
+    }
     let dir = std::env::temp_dir().join(format!("verity-bench-{}", uuid::Uuid::new_v4()));
     if db == "postgres" {
         let url =

@@ -169,6 +169,12 @@ pub struct WorkerConfig {
     /// How long after a finished message's expiry (or its last attempt, for messages without
     /// one) its sealed subject, texts and template data are erased.
     pub purge_bodies_after: GoDuration,
+    /// How long a worker woken by a queued message waits before it claims (Verity's own
+    /// key). One timer tick lets the request that queued the message answer first, so that a
+    /// real message's delivery does not slow that answer while a decoy's (which wakes no
+    /// one) does not: the timing parity of known and unknown addresses (SECURITY.md C3). It
+    /// also gathers a burst into one claim. `0s` claims at once.
+    pub wake_settle: GoDuration,
     /// Run the worker inside `verity serve` (Kratos's `--watch-courier`). Turn it off when
     /// separate `verity courier watch` processes send the messages.
     pub enabled: bool,
@@ -182,6 +188,7 @@ impl Default for WorkerConfig {
             concurrency: 16,
             lease: GoDuration::from_secs(5),
             purge_bodies_after: GoDuration::from_secs(3600),
+            wake_settle: GoDuration::from_millis(1),
             enabled: true,
         }
     }

@@ -62,6 +62,10 @@ impl Worker {
         self.courier.worker_config().lease.chrono()
     }
 
+    pub(super) fn wake_settle(&self) -> std::time::Duration {
+        self.courier.worker_config().wake_settle.std()
+    }
+
     pub(super) fn pull_count(&self) -> u32 {
         self.courier.worker_config().pull_count.max(1)
     }

@@ -216,7 +216,14 @@ async fn dispatch_loop(
         }
         let wait = shared.sleep_for(Utc::now());
         tokio::select! {
-            _ = signal.changed() => {}
+            // A message was queued: `courier.worker.wake_settle` lets the request that queued
+            // it answer first (SECURITY.md C3) and a burst gather into one claim.
+            _ = signal.changed() => {
+                let settle = w.wake_settle();
+                if !settle.is_zero() {
+                    tokio::time::sleep(settle).await;
+                }
+            }
             () = tokio::time::sleep(wait) => {}
             () = shared.slot_freed.notified(), if full => {}
             changed = shutdown.changed() => if changed.is_err() { return },
