@@ -9,44 +9,18 @@ mod answer;
 mod send;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 pub use admin::{AdminIssue, AdminIssued};
 
 use crate::flow::core::{
     Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, Method, MethodError, NewFlow,
-    Outcome, ParseMethod, Replacement, Request, SessionUse, Submission,
+    Outcome, Request, SessionUse, Submission,
 };
 use crate::flow::settings::SettingsService;
+use crate::strategy::code::CodeFlow;
 use crate::strategy::code::recovery_nodes;
-use crate::strategy::code::{CodeFields, CodeFlow};
-use crate::strategy::link::LinkFields;
+use crate::strategy::{Asked, CodeOrLink};
 use crate::text::{self, Text};
-
-/// A recovery submission, by method. A link token selects the link method whatever `method`
-/// says; no method means the configured one.
-#[derive(Debug)]
-pub enum RecoveryMethod {
-    Code(CodeFields),
-    Link(LinkFields),
-    Default(CodeFields),
-}
-
-impl ParseMethod for RecoveryMethod {
-    fn parse(method: Option<&str>, mut fields: Map<String, Value>) -> Result<Self, MethodError> {
-        if LinkFields::has_token(&fields) {
-            return Ok(Self::Link(LinkFields::take(&mut fields)));
-        }
-        match method {
-            None => Ok(Self::Default(CodeFields::take(&mut fields))),
-            Some("code") => Ok(Self::Code(CodeFields::take(&mut fields))),
-            Some("link") => Ok(Self::Link(LinkFields::take(&mut fields))),
-            Some(_) => Err(MethodError::Unknown(
-                r#"value must be one of "code", "link""#,
-            )),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct RecoveryService {
@@ -144,10 +118,14 @@ impl CodeFlow for RecoveryService {
     fn already_done(&self) -> Text {
         text::recovery_already_done()
     }
+
+    fn token_invalid(&self) -> Text {
+        text::recovery_token_invalid()
+    }
 }
 
 impl FlowService for RecoveryService {
-    type Method = RecoveryMethod;
+    type Method = CodeOrLink;
     const KIND: FlowKind = FlowKind::Recovery;
     const SESSION: SessionUse = SessionUse::Optional;
 
@@ -187,18 +165,8 @@ impl FlowService for RecoveryService {
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        if let Ok(RecoveryMethod::Link(LinkFields { token: Some(_), .. })) = &sub.method {
-            let new = self
-                .renew(&flow, req, text::recovery_token_invalid(), now)
-                .await?;
-            return Ok(Outcome::LinkRedirect { flow: new });
-        }
-        let why = match flow.active {
-            Some(Method::Link) => Replacement::LinkRestart,
-            _ => Replacement::AlreadyDone,
-        };
-        self.replace(&flow, req, text::recovery_already_done(), why, now)
-            .await
+        let with_token = sub.method.as_ref().is_ok_and(CodeOrLink::has_token);
+        self.finished(flow, with_token, req, now).await
     }
 
     fn check_available(&self) -> Result<(), FlowError> {
@@ -207,10 +175,10 @@ impl FlowService for RecoveryService {
 
     fn is_answer(&self, sub: &Submission<Self::Method>) -> bool {
         match &sub.method {
-            Ok(RecoveryMethod::Code(c) | RecoveryMethod::Default(c)) => {
+            Ok(CodeOrLink::Code(c) | CodeOrLink::Default(c)) => {
                 c.code.is_some() && c.email.as_deref().is_none_or(str::is_empty)
             }
-            Ok(RecoveryMethod::Link(l)) => l.token.is_some(),
+            Ok(CodeOrLink::Link(l)) => l.token.is_some(),
             Err(_) => false,
         }
     }
@@ -237,18 +205,10 @@ impl FlowService for RecoveryService {
                 };
                 return self.form_error(flow, Some("method"), message, now).await;
             }
-            Ok(RecoveryMethod::Link(LinkFields { token: Some(t), .. })) => {
-                return self.use_link(flow, t.expose(), req, now).await;
-            }
-            Ok(RecoveryMethod::Link(link)) => (
-                Method::Link,
-                CodeFields {
-                    email: link.email,
-                    code: None,
-                },
-            ),
-            Ok(RecoveryMethod::Code(c)) => (Method::Code, c),
-            Ok(RecoveryMethod::Default(c)) => (self.primary(), c),
+            Ok(m) => match m.asked(self.primary()) {
+                Asked::Token(t) => return self.use_link(flow, t.expose(), req, now).await,
+                Asked::Fields(method, fields) => (method, fields),
+            },
         };
         if method != self.primary() || flow.active.is_some_and(|a| a != method) {
             let message = text::no_strategy_recovery();
@@ -270,35 +230,5 @@ impl FlowService for RecoveryService {
                 self.form_error(flow, Some("email"), message, now).await
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn parse(method: Option<&str>, fields: Value) -> Result<RecoveryMethod, MethodError> {
-        let Value::Object(m) = fields else {
-            unreachable!()
-        };
-        RecoveryMethod::parse(method, m)
-    }
-
-    #[test]
-    fn a_token_selects_the_link_method() {
-        assert!(matches!(
-            parse(Some("code"), json!({"token": "t"})),
-            Ok(RecoveryMethod::Link(_))
-        ));
-        assert!(matches!(
-            parse(None, json!({"email": "a@x.io"})),
-            Ok(RecoveryMethod::Default(_))
-        ));
-        assert!(matches!(
-            parse(Some("code"), json!({"code": "123456"})),
-            Ok(RecoveryMethod::Code(CodeFields { code: Some(_), .. }))
-        ));
-        assert!(parse(Some("password"), json!({})).is_err());
     }
 }

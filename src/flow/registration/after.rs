@@ -135,19 +135,31 @@ impl RegistrationService {
         address: &str,
         now: DateTime<Utc>,
     ) -> Result<OutboxMessage, FlowError> {
+        if via == Via::Sms {
+            // A number gets no notice; a decoy of the SMS a new number gets keeps the cost.
+            let data = json!({"to": address, "verification_code": "000000",
+                "verification_url": "", "identity": {}, "expires_in_minutes": 0});
+            let decoy = self.deps.courier.compose(
+                Channel::Sms,
+                address,
+                TemplateKind::VerificationCodeValid,
+                &data,
+                None,
+                now,
+            )?;
+            return Ok(crate::delivery::as_decoy(
+                decoy,
+                "a taken number gets no SMS notice",
+            ));
+        }
         let data = json!({"to": address, "login_url": format!("{}self-service/login/browser", self.deps.public)});
-        let notice = self.deps.courier.compose(
+        Ok(self.deps.courier.compose(
             Channel::Email,
             address,
             TemplateKind::RegistrationDuplicate,
             &data,
             None,
             now,
-        )?;
-        // A number gets no notice; a decoy keeps the sign-up's cost the same.
-        Ok(match via {
-            Via::Email => notice,
-            Via::Sms => crate::delivery::as_decoy(notice, "a taken number gets no SMS notice"),
-        })
+        )?)
     }
 }

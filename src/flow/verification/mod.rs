@@ -5,45 +5,18 @@ mod answer;
 mod send;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 use crate::config::VerificationStrategy;
 use crate::flow::core::{
     Flow, FlowDeps, FlowError, FlowKind, FlowService, FlowType, Init, Method, MethodError, NewFlow,
-    Outcome, ParseMethod, Replacement, Request, SessionUse, Submission,
+    Outcome, Request, SessionUse, Submission,
 };
 use crate::ratelimit::Rule;
-use crate::strategy::code::{CodeFields, CodeFlow, nodes};
-use crate::strategy::link::LinkFields;
+use crate::strategy::code::{CodeFlow, nodes};
+use crate::strategy::{Asked, CodeOrLink};
 use crate::text::{self, Text};
 
 pub use send::{Admit, Recipient, Started};
-
-/// A verification submission, by method. A link token selects the link method whatever
-/// `method` says, as Kratos's link strategy takes it first; no method means the configured one.
-#[derive(Debug)]
-pub enum VerificationMethod {
-    Code(CodeFields),
-    Link(LinkFields),
-    /// No method named: the configured one applies.
-    Default(CodeFields),
-}
-
-impl ParseMethod for VerificationMethod {
-    fn parse(method: Option<&str>, mut fields: Map<String, Value>) -> Result<Self, MethodError> {
-        if LinkFields::has_token(&fields) {
-            return Ok(Self::Link(LinkFields::take(&mut fields)));
-        }
-        match method {
-            None => Ok(Self::Default(CodeFields::take(&mut fields))),
-            Some("code") => Ok(Self::Code(CodeFields::take(&mut fields))),
-            Some("link") => Ok(Self::Link(LinkFields::take(&mut fields))),
-            Some(_) => Err(MethodError::Unknown(
-                r#"value must be one of "code", "link""#,
-            )),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct VerificationService {
@@ -172,10 +145,14 @@ impl CodeFlow for VerificationService {
     fn already_done(&self) -> Text {
         text::verification_already_done()
     }
+
+    fn token_invalid(&self) -> Text {
+        text::verification_token_invalid()
+    }
 }
 
 impl FlowService for VerificationService {
-    type Method = VerificationMethod;
+    type Method = CodeOrLink;
     const KIND: FlowKind = FlowKind::Verification;
     const SESSION: SessionUse = SessionUse::Ignored;
 
@@ -198,8 +175,7 @@ impl FlowService for VerificationService {
         Ok(self.fresh(replacement(old, req), Vec::new(), now))
     }
 
-    /// Kratos's link strategy tries a token before looking at the state: a token for a
-    /// finished flow is simply no longer valid. Otherwise a new flow says "already done".
+    /// [`CodeFlow::finished`].
     async fn on_finished(
         &self,
         flow: Flow,
@@ -207,18 +183,8 @@ impl FlowService for VerificationService {
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
-        if let Ok(VerificationMethod::Link(LinkFields { token: Some(_), .. })) = &sub.method {
-            let new = self
-                .renew(&flow, req, text::verification_token_invalid(), now)
-                .await?;
-            return Ok(Outcome::LinkRedirect { flow: new });
-        }
-        let why = match flow.active {
-            Some(Method::Link) => Replacement::LinkRestart,
-            _ => Replacement::AlreadyDone,
-        };
-        self.replace(&flow, req, text::verification_already_done(), why, now)
-            .await
+        let with_token = sub.method.as_ref().is_ok_and(CodeOrLink::has_token);
+        self.finished(flow, with_token, req, now).await
     }
 
     fn check_available(&self) -> Result<(), FlowError> {
@@ -233,8 +199,8 @@ impl FlowService for VerificationService {
 
     fn is_answer(&self, sub: &Submission<Self::Method>) -> bool {
         match &sub.method {
-            Ok(VerificationMethod::Code(c) | VerificationMethod::Default(c)) => c.code.is_some(),
-            Ok(VerificationMethod::Link(l)) => l.token.is_some(),
+            Ok(CodeOrLink::Code(c) | CodeOrLink::Default(c)) => c.code.is_some(),
+            Ok(CodeOrLink::Link(l)) => l.token.is_some(),
             Err(_) => false,
         }
     }
@@ -260,19 +226,10 @@ impl FlowService for VerificationService {
                 };
                 return self.form_error(flow, Some("method"), message, now).await;
             }
-            Ok(VerificationMethod::Link(link)) if link.token.is_some() => {
-                let token = link.token.unwrap_or_default();
-                return self.use_link(flow, token.expose(), req, now).await;
-            }
-            Ok(VerificationMethod::Link(link)) => (
-                Method::Link,
-                CodeFields {
-                    email: link.email,
-                    code: None,
-                },
-            ),
-            Ok(VerificationMethod::Code(c)) => (Method::Code, c),
-            Ok(VerificationMethod::Default(c)) => (self.primary(), c),
+            Ok(m) => match m.asked(self.primary()) {
+                Asked::Token(t) => return self.use_link(flow, t.expose(), req, now).await,
+                Asked::Fields(method, fields) => (method, fields),
+            },
         };
         if !self.method_enabled(method) || flow.active.is_some_and(|a| a != method) {
             let message = text::no_strategy_verification();
@@ -292,31 +249,5 @@ impl FlowService for VerificationService {
                 self.form_error(flow, Some("email"), message, now).await
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn parse(method: Option<&str>, fields: Value) -> Result<VerificationMethod, MethodError> {
-        let Value::Object(m) = fields else {
-            unreachable!()
-        };
-        VerificationMethod::parse(method, m)
-    }
-
-    #[test]
-    fn a_token_selects_the_link_method() {
-        assert!(matches!(
-            parse(Some("code"), json!({"token": "t"})),
-            Ok(VerificationMethod::Link(_))
-        ));
-        assert!(matches!(
-            parse(None, json!({"email": "a@x.io"})),
-            Ok(VerificationMethod::Default(_))
-        ));
-        assert!(parse(Some("totp"), json!({})).is_err());
     }
 }

@@ -70,6 +70,31 @@ pub trait CodeFlow {
     /// "This flow is already done", in the kind's words.
     fn already_done(&self) -> Text;
 
+    /// "This link is no longer valid", in the kind's words.
+    fn token_invalid(&self) -> Text;
+
+    /// What a submission to a flow that passed its challenge answers. Kratos's link strategy
+    /// tries a token before looking at the state: a token for a finished flow is simply no
+    /// longer valid (a new flow, by redirect). Otherwise a new flow says "already done".
+    async fn finished(
+        &self,
+        flow: Flow,
+        with_token: bool,
+        req: &Request,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        if with_token {
+            let new = self.renew(&flow, req, self.token_invalid(), now).await?;
+            return Ok(Outcome::LinkRedirect { flow: new });
+        }
+        let why = match flow.active {
+            Some(crate::flow::core::Method::Link) => Replacement::LinkRestart,
+            _ => Replacement::AlreadyDone,
+        };
+        self.replace(&flow, req, self.already_done(), why, now)
+            .await
+    }
+
     /// [`Self::renew`] as an outcome.
     async fn replace(
         &self,
