@@ -148,3 +148,55 @@ async fn capped_fallback_is_cancelled_postgres() {
         capped_fallback_is_cancelled(p).await;
     }
 }
+
+/// A sign-up naming a taken number answers like a new one and sends nothing: the number's
+/// owner gets no SMS (each probe would cost money), only a decoy stored `abandoned`.
+#[tokio::test]
+async fn a_taken_number_at_sign_up_is_answered_alike_and_texted_nothing() {
+    let p = spawn_phone(|s| s.identity.default_schema_id = "phone".into()).await;
+    let app = &p.app;
+    let number = "+4915112345678";
+    let sign_up = || async {
+        let flow: Value = app
+            .http
+            .get(format!("{}/self-service/registration/api", app.public))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let body = json!({"method": "password", "password": "correct horse battery staple",
+            "traits": {"phone": number}});
+        let r = app
+            .http
+            .post(format!(
+                "{}/self-service/registration?flow={}",
+                app.public,
+                flow["id"].as_str().unwrap()
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    let (first, a) = sign_up().await;
+    let (second, b) = sign_up().await;
+    assert_eq!((first, second), (200, 200), "{a}\n{b}");
+    assert_eq!(
+        a["continue_with"][0]["action"],
+        b["continue_with"][0]["action"]
+    );
+    let sent = crate::verification_support::outbox(app, number).await;
+    assert_eq!(sent.len(), 1, "only the first sign-up's code: {sent:?}");
+    let decoys = crate::verification_support::decoys(app, number).await;
+    assert_eq!(
+        decoys.len(),
+        2,
+        "the taken sign-up's decoy and its flow's: {decoys:?}"
+    );
+    let all = app.store().list_identities(None, 10, None).await.unwrap();
+    assert_eq!(all.identities.len(), 1);
+}
