@@ -38,7 +38,12 @@ impl Store {
         session: Option<NewSession<'_>>,
         if_taken: Option<&super::OutboxMessage>,
     ) -> Result<(), StoreError> {
-        dispatch!(self, register(identity, session, if_taken))
+        // A conflict that queued the notice committed (and woke the couriers): it comes back
+        // as a value from the unit of work, and is the caller's `Conflict` here.
+        match dispatch!(self, register(identity, session, if_taken))? {
+            None => Ok(()),
+            Some(conflict) => Err(conflict),
+        }
     }
     pub async fn session_by_token_hash(&self, hash: &str) -> Result<Option<Session>, StoreError> {
         dispatch!(self, by_token_hash(hash))
@@ -155,7 +160,7 @@ super::backend_modules! {
         identity: &Identity,
         s: Option<NewSession<'_>>,
         if_taken: Option<&crate::persistence::OutboxMessage>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<StoreError>, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         if if_taken.is_some() {
             sqlx::query(SAVEPOINT).execute(&mut *tx).await?;
@@ -176,11 +181,11 @@ super::backend_modules! {
                     dialect::outbox::insert_message(&mut tx, notice).await
                 }
                 .await;
-                queued.map(|()| Err(StoreError::Conflict(e)))
+                queued.map(|()| Some(StoreError::Conflict(e)))
             }
-            (stored, _) => stored.map(Ok),
+            (stored, _) => stored.map(|()| None),
         };
-        crate::persistence::finish(tx, result).await?
+        crate::persistence::finish(tx, result).await
     }
 
     async fn insert_in(tx: &mut Transaction<'static, Db>, s: &NewSession<'_>) -> Result<(), StoreError> {

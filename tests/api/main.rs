@@ -43,6 +43,7 @@ mod recovery;
 mod recovery_admin;
 mod recovery_support;
 mod registration;
+mod registration_notice;
 mod sdk;
 mod security_address;
 mod security_http;
