@@ -54,6 +54,7 @@ mod sessions;
 mod settings;
 mod soak;
 mod support_smtp;
+mod ui_cookies;
 mod ui_pages;
 mod verification_code;
 mod verification_code_flows;

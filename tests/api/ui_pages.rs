@@ -205,9 +205,11 @@ async fn unknown_missing_and_foreign_flows_restart() {
             crate::verification_support::enc(&return_to)
         )
     );
-    // Another browser's flow is not shown.
+    // Another browser's flow is not shown. (A browser with no cookie at all opening a flow
+    // started a moment ago gets the cookie error page instead: `ui_cookies`.)
     let page = b.start(&app).await;
     let stranger = Browser::new();
+    stranger.start(&app).await;
     let resp = stranger.get(&page).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), restart);
@@ -686,8 +688,10 @@ async fn login_registration_and_settings_pages_restart_and_link_each_other() {
             link
         );
         assert!(html.contains(r#"id="link-verification""#), "{html}");
-        // Another browser gets a flow of its own.
-        let resp = Browser::new().get(&page).await;
+        // Another browser (one that holds a cookie of its own) gets a flow of its own.
+        let other_browser = Browser::new();
+        other_browser.start(&app).await;
+        let resp = other_browser.get(&page).await;
         assert_eq!(resp.status(), 303);
         assert_eq!(
             location(&resp),

@@ -72,7 +72,7 @@ async fn page(
     // A recovery flow an administrator issued is bound to no browser.
     let browser = flow.flow_type == FlowType::Browser && !flow.is_unbound();
     if !belongs_to_browser(reg, req, browser, &flow.csrf_token) || flow.is_expired(now()) {
-        return Ok(restart(reg, name, flow.return_to.as_deref()));
+        return Ok(super::restart_or_refuse(reg, req, name, &flow));
     }
     // A settings flow is shown only to its own identity's session.
     if kind == FlowKind::Settings

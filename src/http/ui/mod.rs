@@ -96,6 +96,32 @@ fn restart(reg: &Registry, kind: &str, return_to: Option<&str>) -> HttpResponse 
     see_other(&browser_url(reg, kind, return_to))
 }
 
+/// How long after its start a flow counts as just started by the init endpoint.
+const JUST_STARTED: chrono::Duration = chrono::Duration::seconds(5);
+
+/// A flow this browser may not see (or that expired): a new one, unless the flow was started
+/// a moment ago and the request carries no CSRF cookie at all. Then the init endpoint has just
+/// set that cookie and the client did not keep it; starting again would only mint another
+/// flow, and a client that follows redirects without cookies would go round for ever. The
+/// error page says what is missing instead.
+fn restart_or_refuse(
+    reg: &Registry,
+    req: &HttpRequest,
+    kind: &str,
+    flow: &crate::flow::core::Flow,
+) -> HttpResponse {
+    let name = crate::csrf::cookie_name(reg.urls.public.as_str());
+    let just_started = crate::http::now() - flow.issued_at < JUST_STARTED;
+    if just_started && req.cookie(&name).is_none() && !flow.is_expired(crate::http::now()) {
+        let err = ApiError::bad_request(
+            "This browser did not keep the cookie this page needs. Allow cookies for this \
+             site, then open the page again.",
+        );
+        return errors::render_error(reg, req, &err);
+    }
+    restart(reg, kind, flow.return_to.as_deref())
+}
+
 /// The same check as the flows' JSON endpoints: a browser flow is shown only to the browser
 /// holding its CSRF cookie.
 fn belongs_to_browser(reg: &Registry, req: &HttpRequest, is_browser: bool, csrf: &str) -> bool {

@@ -7,7 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{Page, PageQuery, belongs_to_browser, browser_url, polish, restart, see_other};
+use super::{
+    Page, PageQuery, belongs_to_browser, browser_url, polish, restart, restart_or_refuse, see_other,
+};
 use crate::flow::core::{Flow, FlowError, FlowKind, FlowType, Method, State};
 use crate::http::AppState as Registry;
 use crate::http::{ApiError, now};
@@ -36,7 +38,7 @@ pub(super) async fn page(
     };
     let browser = flow.flow_type == FlowType::Browser;
     if !belongs_to_browser(&reg, &req, browser, &flow.csrf_token) || flow.is_expired(now()) {
-        return Ok(restart(&reg, KIND, flow.return_to.as_deref()));
+        return Ok(restart_or_refuse(&reg, &req, KIND, &flow));
     }
     let passed = flow.state == State::PassedChallenge;
     // The flow's own `return_to` wins: the success page's continue link leads there.
