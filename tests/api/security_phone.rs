@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 
 use verity::phone::SendSms;
 
+use crate::auth_support::{FlowClient, PASSWORD};
 use crate::helpers::json_with_status;
 use crate::phone_support::{Key, Phone, code_in, spawn_phone, spawn_phone_postgres};
+use crate::verification_support::Kind;
 
 async fn send(p: &Phone, k: &Key, number: &str) -> reqwest::Response {
     p.post("/fraud/send-sms", Some(k), &json!({"phone_number": number}))
@@ -156,31 +158,12 @@ async fn a_taken_number_at_sign_up_is_answered_alike_and_texted_nothing() {
     let p = spawn_phone(|s| s.identity.default_schema_id = "phone".into()).await;
     let app = &p.app;
     let number = "+4915112345678";
+    let c = FlowClient::new(Kind::Api);
     let sign_up = || async {
-        let flow: Value = app
-            .http
-            .get(format!("{}/self-service/registration/api", app.public))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let body = json!({"method": "password", "password": "correct horse battery staple",
-            "traits": {"phone": number}});
-        let r = app
-            .http
-            .post(format!(
-                "{}/self-service/registration?flow={}",
-                app.public,
-                flow["id"].as_str().unwrap()
-            ))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json::<Value>().await.unwrap())
+        let flow = c.init(app, "registration").await;
+        let body = json!({"method": "password", "password": PASSWORD, "traits": {"phone": number}});
+        let r = c.submit(app, "registration", &flow, body).await;
+        (r.status, r.body)
     };
     let (first, a) = sign_up().await;
     let (second, b) = sign_up().await;
