@@ -70,6 +70,34 @@ pub trait FlowService {
     /// A fresh flow (not yet stored) that replaces `old`, which expired.
     fn renewal(&self, old: &Flow, req: &Request, now: DateTime<Utc>) -> Result<Flow, FlowError>;
 
+    /// [`Self::renewal`] showing `message`, stored: the new flow that replaces one used up,
+    /// finished or expired while it was being answered.
+    async fn renew(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: crate::text::Text,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, FlowError> {
+        let mut new = self.renewal(old, req, now)?;
+        new.ui.messages = vec![message];
+        self.deps().flows.insert(&new).await?;
+        Ok(new)
+    }
+
+    /// [`Self::renew`] as an outcome.
+    async fn replace(
+        &self,
+        old: &Flow,
+        req: &Request,
+        message: crate::text::Text,
+        why: Replacement,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, FlowError> {
+        let new = self.renew(old, req, message, now).await?;
+        Ok(Outcome::Replaced { new, why })
+    }
+
     /// What a submission to a flow that passed its challenge answers.
     async fn on_finished(
         &self,

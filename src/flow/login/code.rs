@@ -12,8 +12,8 @@ use crate::courier::TemplateKind;
 use crate::delivery::{Admission, Recipient as To};
 use crate::flow::core::FlowService;
 use crate::flow::core::{
-    Flow, FlowError, FlowKind, FlowType, Method, MethodError, NewFlow, Outcome, ParseMethod,
-    Replacement, Request, State,
+    Flow, FlowError, FlowType, Method, MethodError, Outcome, ParseMethod, Replacement, Request,
+    State,
 };
 use crate::identity::IdentityState;
 use crate::persistence::challenges::SendResult;
@@ -24,7 +24,7 @@ use crate::strategy::code::login::{LoginCodeFields, login_sent_ui};
 use crate::strategy::code::{self, Miss, Proved, Target};
 use crate::strategy::oidc::OidcFields;
 use crate::strategy::password::{PasswordFields, identifier_keys};
-use crate::text::{self, Text};
+use crate::text;
 
 /// A login submission, by method.
 #[derive(Debug)]
@@ -80,21 +80,6 @@ impl LoginService {
         }
     }
 
-    /// A new login flow replacing `old` with `message` (a used-up or expired code).
-    async fn replace_login(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        why: Replacement,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        let mut new = self.fresh(NewFlow::renewing(FlowKind::Login, old, req), None, now);
-        new.ui.messages.push(message);
-        self.deps.flows.insert(&new).await?;
-        Ok(Outcome::Replaced { new, why })
-    }
-
     /// The address a code goes to for `raw`, and the active identity (if any) that signs in
     /// with it: one statement whether or not one does (the same work on both branches).
     async fn code_target(
@@ -140,7 +125,7 @@ impl LoginService {
         if !code::sends_left(&self.deps, &flow) {
             let message = text::too_many_sends();
             return self
-                .replace_login(&flow, req, message, Replacement::Retry, now)
+                .replace(&flow, req, message, Replacement::Retry, now)
                 .await;
         }
         let to = To {
@@ -188,7 +173,7 @@ impl LoginService {
             SendResult::AlreadyPassed => Ok(crate::flow::core::already_finished(flow, 4010007)),
             SendResult::SendsUsedUp => {
                 let message = text::too_many_sends();
-                self.replace_login(&flow, req, message, Replacement::Retry, now)
+                self.replace(&flow, req, message, Replacement::Retry, now)
                     .await
             }
         }
@@ -259,7 +244,7 @@ impl LoginService {
             }
             Err(Miss::Completed) => return Ok(crate::flow::core::already_finished(flow, 4010007)),
             Err(Miss::Replace(message, why)) => {
-                return self.replace_login(&flow, req, message, why, now).await;
+                return self.replace(&flow, req, message, why, now).await;
             }
         };
         let Some(identity) = self.deps.store.get_identity(id).await? else {

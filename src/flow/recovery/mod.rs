@@ -97,24 +97,7 @@ impl RecoveryService {
     }
 }
 
-/// A replacement is bound to the requesting browser.
 impl CodeFlow for RecoveryService {
-    async fn renew(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Flow, FlowError> {
-        let new = self.fresh(
-            NewFlow::renewing(FlowKind::Recovery, old, req),
-            vec![message],
-            now,
-        );
-        self.deps.flows.insert(&new).await?;
-        Ok(new)
-    }
-
     fn already_done(&self) -> Text {
         text::recovery_already_done()
     }

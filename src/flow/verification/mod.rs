@@ -127,21 +127,7 @@ fn replacement(old: &Flow, req: &Request) -> NewFlow {
     new
 }
 
-/// A replacement is a new flow with `old`'s type, request URL and return_to, bound to the
-/// requesting browser.
 impl CodeFlow for VerificationService {
-    async fn renew(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Flow, FlowError> {
-        let new = self.fresh(replacement(old, req), vec![message], now);
-        self.deps.flows.insert(&new).await?;
-        Ok(new)
-    }
-
     fn already_done(&self) -> Text {
         text::verification_already_done()
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::flow::core::{Flow, FlowError, Outcome, Replacement, Request};
+use crate::flow::core::{Flow, FlowError, FlowService, Outcome, Replacement, Request};
 use crate::persistence::challenges::{CodeUse, SendResult};
 use crate::text::{self, Text};
 
@@ -54,19 +54,11 @@ pub fn settle(used: CodeUse, expired: impl FnOnce(DateTime<Utc>) -> Text) -> Res
 }
 
 /// A flow kind that sends codes (or links) and takes them back: verification and recovery.
-/// It says how it renews itself and how it words "already done"; the endings of a send and
-/// of a missed code are the same for both and written here once.
+/// It says how it words "already done" and "link no longer valid"; the endings of a send, of
+/// a missed code and of a submission to a finished flow are the same for both and written
+/// here once, on [`FlowService::replace`].
 #[allow(async_fn_in_trait)]
-pub trait CodeFlow {
-    /// A new flow of this kind, stored, that replaces `old` and shows `message`.
-    async fn renew(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        now: DateTime<Utc>,
-    ) -> Result<Flow, FlowError>;
-
+pub trait CodeFlow: FlowService {
     /// "This flow is already done", in the kind's words.
     fn already_done(&self) -> Text;
 
@@ -93,19 +85,6 @@ pub trait CodeFlow {
         };
         self.replace(&flow, req, self.already_done(), why, now)
             .await
-    }
-
-    /// [`Self::renew`] as an outcome.
-    async fn replace(
-        &self,
-        old: &Flow,
-        req: &Request,
-        message: Text,
-        why: Replacement,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, FlowError> {
-        let new = self.renew(old, req, message, now).await?;
-        Ok(Outcome::Replaced { new, why })
     }
 
     /// What a stored send answers: the flow with its code sent, or a new flow when this one
