@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+/// How long a starting provider may take to print its first line.
+const PROVIDER_START: std::time::Duration = std::time::Duration::from_secs(20);
+
 fn provider_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
 }
@@ -87,16 +90,27 @@ impl OidcProvider {
             }
         });
         let stdout = child.stdout.take().expect("stdout");
-        let first = tokio::task::spawn_blocking(move || {
+        let reading = tokio::task::spawn_blocking(move || {
             let mut reader = BufReader::new(stdout);
             let mut line = String::new();
             let _ = reader.read_line(&mut line);
             // Keep draining so the provider never blocks on a full pipe.
             std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
             line
-        })
-        .await
-        .unwrap();
+        });
+        // A provider that wedges before its first line (node once hung so at start) must not
+        // hang the suite: it is killed, and the caller tries another.
+        let first = match tokio::time::timeout(PROVIDER_START, reading).await {
+            Ok(line) => line.unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the OIDC provider printed nothing within {PROVIDER_START:?}\n{}",
+                    stderr.lock().unwrap()
+                ));
+            }
+        };
         let info: Value = match serde_json::from_str(first.trim()) {
             Ok(v) => v,
             Err(_) => {
