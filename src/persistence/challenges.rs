@@ -1,12 +1,15 @@
 //! Codes and link tokens of flows (verification, recovery, sign-in by code). Sending a
-//! challenge and using one are each one transaction: the challenge row, its outbox message and
-//! the flow's new state commit together.
+//! challenge and using one are each atomic: the challenge row, its outbox message and the
+//! flow's new state are written together or not at all. On Postgres a send is one statement
+//! and a use two in one transaction (`challenges_pg`); SQLite, which has no writing CTEs, runs
+//! the same steps one statement at a time in a transaction (`challenges_tx`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::courier_wake::after_commit;
 use super::flows::FlowRecord;
-use super::{OutboxMessage, Store, StoreError, dispatch};
+use super::{OutboxMessage, Store, StoreError, challenges_pg, challenges_tx, dispatch};
 
 /// A code or link token to store with a send. `secret_hmac` is the only form of the secret kept.
 #[derive(Clone)]
@@ -53,6 +56,16 @@ pub enum SendResult {
     AlreadyPassed,
 }
 
+impl SendResult {
+    /// Why a flow in `state` (read after the refusal; `None`: gone) refused a send.
+    pub(super) fn refused(state: Option<&str>) -> Self {
+        match state {
+            Some("passed_challenge") => Self::AlreadyPassed,
+            _ => Self::SendsUsedUp,
+        }
+    }
+}
+
 /// How using a code ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeUse {
@@ -89,10 +102,22 @@ pub struct UseCode<'a> {
 
 impl Store {
     pub async fn send_challenge(&self, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
-        dispatch!(self, send_challenge(s))
+        after_commit(self, async {
+            match self {
+                Store::Postgres(pool) => challenges_pg::send(pool, s).await,
+                Store::Sqlite(pool) => challenges_tx::send(pool, s).await,
+            }
+        })
+        .await
     }
     pub async fn use_challenge(&self, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
-        dispatch!(self, use_code(u))
+        after_commit(self, async {
+            match self {
+                Store::Postgres(pool) => challenges_pg::use_code(pool, u).await,
+                Store::Sqlite(pool) => challenges_tx::use_code(pool, u).await,
+            }
+        })
+        .await
     }
     /// The newest flow of `kind` and `flow_type` waiting on an unused, unexpired code for this
     /// address, bound to `csrf_token`: it is reused instead of minting another code.
@@ -113,27 +138,6 @@ pub struct Outstanding<'a> {
     pub now: DateTime<Utc>,
 }
 
-const SEND_FLOW: &str = r#"UPDATE selfservice_flows
-    SET state = $2, active_method = $3, ui = $4, via = $5, sent_to = $6,
-        send_count = send_count + 1, updated_at = $7
-    WHERE id = $1 AND send_count < $8 AND state <> 'passed_challenge'
-    RETURNING send_count"#;
-const FLOW_STATE: &str = "SELECT state FROM selfservice_flows WHERE id = $1";
-const DELETE_CHALLENGES: &str = "DELETE FROM selfservice_flow_challenges WHERE flow_id = $1";
-const INSERT_CHALLENGE: &str = r#"INSERT INTO selfservice_flow_challenges
-    (id, flow_id, method, secret_hmac, identity_id, verifiable_address_id, via, expires_at,
-     issued_at, used_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"#;
-const MARK_SENT: &str = r#"UPDATE identity_verifiable_addresses SET status = 'sent', updated_at = $2
-    WHERE id = $1 AND status = 'pending'"#;
-const COUNT_SUBMISSION: &str = r#"UPDATE selfservice_flows
-    SET submit_count = submit_count + 1 WHERE id = $1 RETURNING submit_count, state"#;
-const SELECT_CHALLENGES: &str = r#"SELECT id, secret_hmac, identity_id, verifiable_address_id,
-    via, expires_at, used_at FROM selfservice_flow_challenges WHERE flow_id = $1 AND method = $2"#;
-const CONSUME: &str =
-    "UPDATE selfservice_flow_challenges SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
-const VERIFY_ADDRESS: &str = r#"UPDATE identity_verifiable_addresses
-    SET verified = TRUE, verified_at = $2, status = 'completed', updated_at = $2 WHERE id = $1"#;
 const OUTSTANDING: &str = r#"SELECT c.flow_id FROM selfservice_flow_challenges c
     JOIN selfservice_flows f ON f.id = c.flow_id
     WHERE c.verifiable_address_id = $1 AND c.used_at IS NULL AND c.expires_at > $2
@@ -141,15 +145,27 @@ const OUTSTANDING: &str = r#"SELECT c.flow_id FROM selfservice_flow_challenges c
       AND f.expires_at > $2
     ORDER BY c.issued_at DESC LIMIT 1"#;
 
+/// A stored challenge of the flow, as a code submission compares it.
 #[derive(sqlx::FromRow)]
-struct ChallengeRow {
-    id: Uuid,
-    secret_hmac: String,
-    identity_id: Option<Uuid>,
-    verifiable_address_id: Option<Uuid>,
-    via: String,
-    expires_at: DateTime<Utc>,
-    used_at: Option<DateTime<Utc>>,
+pub(super) struct ChallengeRow {
+    pub id: Uuid,
+    pub secret_hmac: String,
+    pub identity_id: Option<Uuid>,
+    pub verifiable_address_id: Option<Uuid>,
+    pub via: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+impl ChallengeRow {
+    /// The ending of a submission that consumed this row.
+    pub(super) fn verified(&self) -> CodeUse {
+        CodeUse::Verified {
+            via: self.via.clone(),
+            address_id: self.verifiable_address_id,
+            identity_id: self.identity_id,
+        }
+    }
 }
 
 fn matching<'r>(rows: &'r [ChallengeRow], candidates: &[String]) -> Option<&'r ChallengeRow> {
@@ -165,111 +181,45 @@ fn matching<'r>(rows: &'r [ChallengeRow], candidates: &[String]) -> Option<&'r C
     found
 }
 
+/// What a counted attempt decides before anything is consumed (both backends).
+pub(super) enum Verdict<'r> {
+    /// The answer; nothing more is written.
+    Ends(CodeUse),
+    /// No challenge matches: `on_no_match` is saved, the answer is `NoMatch`.
+    NoMatch,
+    /// This unused, unexpired row matches: consume it, verify its address, save the flow.
+    Consume(&'r ChallengeRow),
+}
+
+/// The attempt numbered `count` on a flow in `state`, against the flow's challenges `rows`.
+pub(super) fn judge<'r>(
+    count: i32,
+    state: &str,
+    rows: &'r [ChallengeRow],
+    u: &UseCode<'_>,
+) -> Verdict<'r> {
+    if state == "passed_challenge" {
+        return Verdict::Ends(CodeUse::Completed);
+    }
+    if count > u.max_submissions {
+        return Verdict::Ends(CodeUse::TooManyAttempts);
+    }
+    let Some(row) = matching(rows, u.candidates) else {
+        return Verdict::NoMatch;
+    };
+    if row.used_at.is_some() {
+        return Verdict::Ends(CodeUse::AlreadyUsed);
+    }
+    if u.now >= row.expires_at {
+        return Verdict::Ends(CodeUse::Expired {
+            expired_at: row.expires_at,
+        });
+    }
+    Verdict::Consume(row)
+}
+
 super::backend_modules! {
-    use sqlx::{Pool, Transaction};
-
-    pub async fn send_challenge(pool: &Pool<Db>, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
-        let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
-        let result = send_in(&mut tx, s).await;
-        crate::persistence::finish(tx, result).await
-    }
-
-    async fn send_in(tx: &mut Transaction<'static, Db>, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
-        let f = s.flow;
-        let sends: Option<i32> = sqlx::query_scalar(SEND_FLOW)
-            .bind(f.id)
-            .bind(&f.state)
-            .bind(&f.active_method)
-            .bind(&f.ui)
-            .bind(&f.via)
-            .bind(&f.sent_to)
-            .bind(s.now)
-            .bind(s.max_sends)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let Some(sends) = sends else {
-            // Read in the same transaction, so the reason is the one that refused the write.
-            let state: Option<String> = sqlx::query_scalar(FLOW_STATE).bind(f.id).fetch_optional(&mut **tx).await?;
-            return Ok(match state.as_deref() {
-                Some("passed_challenge") => SendResult::AlreadyPassed,
-                _ => SendResult::SendsUsedUp,
-            });
-        };
-        // A resend invalidates every earlier code of the flow. Challenges are written only
-        // here, with the count, so a flow's first send has none to remove.
-        if sends > 1 {
-            sqlx::query(DELETE_CHALLENGES).bind(f.id).execute(&mut **tx).await?;
-        }
-        let c = &s.challenge;
-        sqlx::query(INSERT_CHALLENGE)
-            .bind(c.id)
-            .bind(f.id)
-            .bind(c.method)
-            .bind(&c.secret_hmac)
-            .bind(c.identity_id)
-            .bind(c.verifiable_address_id)
-            .bind(c.via)
-            .bind(c.expires_at)
-            .bind(c.issued_at)
-            .execute(&mut **tx)
-            .await?;
-        if let Some(m) = &s.message {
-            dialect::outbox::insert_message(tx, m).await?;
-        }
-        // Runs with NULL for an unknown address (matching nothing) to keep both paths alike.
-        sqlx::query(MARK_SENT).bind(s.mark_sent).bind(s.now).execute(&mut **tx).await?;
-        Ok(SendResult::Sent)
-    }
-
-    pub async fn use_code(pool: &Pool<Db>, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
-        let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
-        let result = use_in(&mut tx, u).await;
-        crate::persistence::finish(tx, result).await
-    }
-
-    async fn use_in(tx: &mut Transaction<'static, Db>, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
-        // Counted first, in its own row lock: concurrent guesses queue here, so at most
-        // max_submissions of them are ever compared.
-        let (count, state): (i32, String) = sqlx::query_as(COUNT_SUBMISSION).bind(u.flow_id).fetch_one(&mut **tx).await?;
-        if state == "passed_challenge" {
-            return Ok(CodeUse::Completed);
-        }
-        if count > u.max_submissions {
-            return Ok(CodeUse::TooManyAttempts);
-        }
-        let rows: Vec<ChallengeRow> = sqlx::query_as(SELECT_CHALLENGES)
-            .bind(u.flow_id)
-            .bind(u.method)
-            .fetch_all(&mut **tx)
-            .await?;
-        let Some(row) = matching(&rows, u.candidates) else {
-            if let Some(f) = u.on_no_match {
-                dialect::flows::save(tx, f, u.now).await?;
-            }
-            return Ok(CodeUse::NoMatch);
-        };
-        if row.used_at.is_some() {
-            return Ok(CodeUse::AlreadyUsed);
-        }
-        if u.now >= row.expires_at {
-            return Ok(CodeUse::Expired { expired_at: row.expires_at });
-        }
-        // The `used_at IS NULL` guard and the affected-rows check make the code single use
-        // even if two transactions got this far.
-        let consumed = sqlx::query(CONSUME).bind(row.id).bind(u.now).execute(&mut **tx).await?;
-        if consumed.rows_affected() != 1 {
-            return Ok(CodeUse::AlreadyUsed);
-        }
-        if let Some(address) = row.verifiable_address_id {
-            sqlx::query(VERIFY_ADDRESS).bind(address).bind(u.now).execute(&mut **tx).await?;
-        }
-        dialect::flows::save(tx, u.on_success, u.now).await?;
-        Ok(CodeUse::Verified {
-            via: row.via.clone(),
-            address_id: row.verifiable_address_id,
-            identity_id: row.identity_id,
-        })
-    }
+    use sqlx::Pool;
 
     pub async fn outstanding(pool: &Pool<Db>, o: Outstanding<'_>) -> Result<Option<Uuid>, StoreError> {
         Ok(sqlx::query_scalar(OUTSTANDING)

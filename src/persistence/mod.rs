@@ -5,6 +5,8 @@
 //! the SQL are shared; where a dialect differs the module's `dialect` constants say so.
 
 pub mod challenges;
+mod challenges_pg;
+mod challenges_tx;
 pub mod cleanup;
 mod connect;
 pub(crate) mod courier;
@@ -81,7 +83,6 @@ pub(crate) mod dialect {
         pub const BEGIN_WRITE: &str = "BEGIN";
         /// The outbox of the same backend, for units of work that queue a message.
         pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
-        pub(in crate::persistence) use crate::persistence::flows::pg as flows;
         pub(in crate::persistence) use crate::persistence::identities::pg as identities;
     }
     pub mod sqlite {
@@ -89,7 +90,6 @@ pub(crate) mod dialect {
         /// failing with SQLITE_BUSY when a reader tries to upgrade.
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
         pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
-        pub(in crate::persistence) use crate::persistence::flows::lite as flows;
         pub(in crate::persistence) use crate::persistence::identities::lite as identities;
     }
 }

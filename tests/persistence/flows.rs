@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use serde_json::value::{RawValue, to_raw_value};
 use sqlx::types::Json;
 use uuid::Uuid;
-use verity::persistence::Store;
 use verity::persistence::challenges::{
     CodeUse, NewChallenge, Outstanding, SendChallenge, SendResult, UseCode,
 };
 use verity::persistence::flows::FlowRecord;
+use verity::persistence::{OutboxMessage, Store};
 
 use crate::identities::{identity, t};
 
@@ -18,6 +18,7 @@ crate::contract!(
     kinds_do_not_mix,
     a_send_stores_the_challenge_and_counts_the_send,
     a_resend_invalidates_the_earlier_code,
+    a_send_queues_its_message_with_the_code_or_nothing,
     sends_are_capped_and_the_reason_is_told,
     attempts_are_counted_before_the_check,
     an_expired_code_is_refused,
@@ -196,6 +197,72 @@ async fn a_resend_invalidates_the_earlier_code(store: &Store) {
     assert_eq!(use_code(store, &f, "first", 5).await, CodeUse::NoMatch);
     assert!(matches!(
         use_code(store, &f, "second", 5).await,
+        CodeUse::Verified { .. }
+    ));
+}
+
+async fn send_with(
+    store: &Store,
+    f: &FlowRecord,
+    secret: &str,
+    message: OutboxMessage,
+    max: i32,
+) -> SendResult {
+    let now = t();
+    store
+        .send_challenge(SendChallenge {
+            flow: &sent(f),
+            max_sends: max,
+            challenge: challenge(secret, None, now),
+            message: Some(message),
+            mark_sent: None,
+            now,
+        })
+        .await
+        .unwrap()
+}
+
+async fn a_send_queues_its_message_with_the_code_or_nothing(store: &Store) {
+    let f = record("verification", t());
+    store.insert_flow(&f).await.unwrap();
+    let first = crate::outbox::message("first@example.com", None, t());
+    assert_eq!(
+        send_with(store, &f, "one", first.clone(), 1).await,
+        SendResult::Sent
+    );
+    let (stored, dispatches) = store.get_message(first.id).await.unwrap().unwrap();
+    assert!(dispatches.is_empty());
+    assert_eq!(
+        (
+            stored.recipient.as_str(),
+            stored.status,
+            &stored.body,
+            &stored.html_body,
+            &stored.template_data,
+            stored.next_attempt_at,
+        ),
+        (
+            "first@example.com",
+            first.status,
+            &first.body,
+            &first.html_body,
+            &first.template_data,
+            first.next_attempt_at,
+        ),
+        "the message is stored as composed"
+    );
+    let refused = crate::outbox::message("second@example.com", None, t());
+    assert_eq!(
+        send_with(store, &f, "two", refused.clone(), 1).await,
+        SendResult::SendsUsedUp
+    );
+    assert!(
+        store.get_message(refused.id).await.unwrap().is_none(),
+        "a refused send queues nothing"
+    );
+    assert_eq!(use_code(store, &f, "two", 5).await, CodeUse::NoMatch);
+    assert!(matches!(
+        use_code(store, &f, "one", 5).await,
         CodeUse::Verified { .. }
     ));
 }

@@ -1,0 +1,210 @@
+//! Sending and using a challenge on Postgres, in as few round trips as the guarantees allow.
+//!
+//! A send is one statement: the flow's guarded update and, only if it matched, the removal
+//! of the flow's earlier challenges, the new challenge, its outbox message and the address's
+//! `sent` mark, as writing CTEs (one statement is atomic; every part sees the same snapshot,
+//! so the removal cannot touch the challenge inserted beside it).
+//!
+//! A use is one transaction of two statements: the attempt is counted (locking the flow's
+//! row, so concurrent guesses queue and at most `max_submissions` are compared) and returns
+//! the flow's challenges in the same statement; the secret is compared here in constant time;
+//! then the matching challenge is consumed, its address verified and the flow saved, again in
+//! one statement, all of it only if the `used_at IS NULL` guard held.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::challenges::{
+    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, judge,
+};
+use super::courier_wake::mark_queued;
+use super::dialect::postgres::BEGIN_WRITE;
+use super::flows::pg as flows;
+use super::{StoreError, finish};
+
+/// The send without a message (an unknown address that is not told), then with one.
+macro_rules! send_sql {
+    ($message:literal) => {
+        concat!(
+            "WITH f AS (UPDATE selfservice_flows SET state = $2, active_method = $3, ui = $4, ",
+            "via = $5, sent_to = $6, send_count = send_count + 1, updated_at = $7 ",
+            "WHERE id = $1 AND send_count < $8 AND state <> 'passed_challenge' ",
+            "RETURNING send_count), ",
+            // A resend invalidates every earlier code of the flow.
+            "earlier AS (DELETE FROM selfservice_flow_challenges ",
+            "WHERE flow_id = $1 AND (SELECT send_count FROM f) > 1), ",
+            "c AS (INSERT INTO selfservice_flow_challenges (id, flow_id, method, secret_hmac, ",
+            "identity_id, verifiable_address_id, via, expires_at, issued_at, used_at) ",
+            "SELECT $9::uuid, $1, $10::text, $11::text, $12::uuid, $13::uuid, $14::text, ",
+            "$15::timestamptz, $16::timestamptz, NULL FROM f), ",
+            // Runs with NULL for an unknown address (matching nothing), as a known one's.
+            "a AS (UPDATE identity_verifiable_addresses SET status = 'sent', updated_at = $7 ",
+            "WHERE id = $17 AND status = 'pending' AND EXISTS (SELECT 1 FROM f))",
+            $message,
+            " SELECT send_count FROM f"
+        )
+    };
+}
+const SEND: &str = send_sql!("");
+const SEND_WITH_MESSAGE: &str = send_sql!(
+    ", m AS (INSERT INTO courier_messages (id, type, status, recipient, template_type, subject, \
+     body, html_body, template_data, channel, send_count, next_attempt_at, lease_expires_at, \
+     expires_at, last_error, created_at, updated_at) SELECT $18::uuid, $19::text, $20::text, \
+     $21::text, $22::text, $23::bytea, $24::bytea, $25::bytea, $26::bytea, $27::text, \
+     $28::integer, $29::timestamptz, $30::timestamptz, $31::timestamptz, $32::text, \
+     $33::timestamptz, $34::timestamptz FROM f)"
+);
+/// Read after a refusal in a statement of its own, which sees what refused it.
+const FLOW_STATE: &str = "SELECT state FROM selfservice_flows WHERE id = $1";
+
+pub(super) async fn send(pool: &PgPool, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
+    let f = s.flow;
+    let c = &s.challenge;
+    let mut q = sqlx::query_scalar::<_, i32>(if s.message.is_some() {
+        SEND_WITH_MESSAGE
+    } else {
+        SEND
+    })
+    .bind(f.id)
+    .bind(&f.state)
+    .bind(&f.active_method)
+    .bind(&f.ui)
+    .bind(&f.via)
+    .bind(&f.sent_to)
+    .bind(s.now)
+    .bind(s.max_sends)
+    .bind(c.id)
+    .bind(c.method)
+    .bind(&c.secret_hmac)
+    .bind(c.identity_id)
+    .bind(c.verifiable_address_id)
+    .bind(c.via)
+    .bind(c.expires_at)
+    .bind(c.issued_at)
+    .bind(s.mark_sent);
+    if let Some(m) = &s.message {
+        q = q
+            .bind(m.id)
+            .bind(m.channel.as_str())
+            .bind(m.status.as_str())
+            .bind(&m.recipient)
+            .bind(&m.template_type)
+            .bind(&m.subject.0)
+            .bind(&m.body.0)
+            .bind(m.html_body.as_ref().map(|h| &h.0))
+            .bind(&m.template_data.0)
+            .bind(&m.channel_id)
+            .bind(m.send_count)
+            .bind(m.next_attempt_at)
+            .bind(m.lease_expires_at)
+            .bind(m.expires_at)
+            .bind(&m.last_error)
+            .bind(m.created_at)
+            .bind(m.updated_at);
+    }
+    if q.fetch_optional(pool).await?.is_none() {
+        let state: Option<String> = sqlx::query_scalar(FLOW_STATE)
+            .bind(f.id)
+            .fetch_optional(pool)
+            .await?;
+        return Ok(SendResult::refused(state.as_deref()));
+    }
+    if s.message.is_some() {
+        mark_queued();
+    }
+    Ok(SendResult::Sent)
+}
+
+/// The counted attempt and the flow's challenges of the method, one row per challenge (one
+/// row of NULLs when there is none).
+const COUNT_AND_READ: &str = r#"WITH f AS (UPDATE selfservice_flows
+    SET submit_count = submit_count + 1 WHERE id = $1 RETURNING submit_count, state)
+    SELECT f.submit_count, f.state, c.id, c.secret_hmac, c.identity_id,
+        c.verifiable_address_id, c.via, c.expires_at, c.used_at
+    FROM f LEFT JOIN selfservice_flow_challenges c ON c.flow_id = $1 AND c.method = $2"#;
+/// Consumes the challenge (if still unused), verifies its address and saves the flow as
+/// `flows::save` does; the count of consumed rows says whether it held.
+const CONSUME: &str = r#"WITH used AS (UPDATE selfservice_flow_challenges SET used_at = $2
+        WHERE id = $3 AND used_at IS NULL RETURNING verifiable_address_id),
+    a AS (UPDATE identity_verifiable_addresses
+        SET verified = TRUE, verified_at = $2, status = 'completed', updated_at = $2
+        WHERE id IN (SELECT verifiable_address_id FROM used)),
+    f AS (UPDATE selfservice_flows SET state = $4, ui = $5, csrf_token = $6, identity_id = $7,
+        internal_context = $8, active_method = $9, updated_at = $2
+        WHERE id = $1 AND (kind = 'settings' OR state <> 'passed_challenge')
+        AND EXISTS (SELECT 1 FROM used))
+    SELECT count(*) FROM used"#;
+
+#[derive(sqlx::FromRow)]
+struct Counted {
+    submit_count: i32,
+    state: String,
+    id: Option<Uuid>,
+    secret_hmac: Option<String>,
+    identity_id: Option<Uuid>,
+    verifiable_address_id: Option<Uuid>,
+    via: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    used_at: Option<DateTime<Utc>>,
+}
+
+impl Counted {
+    fn challenge(self) -> Option<ChallengeRow> {
+        Some(ChallengeRow {
+            id: self.id?,
+            secret_hmac: self.secret_hmac?,
+            identity_id: self.identity_id,
+            verifiable_address_id: self.verifiable_address_id,
+            via: self.via?,
+            expires_at: self.expires_at?,
+            used_at: self.used_at,
+        })
+    }
+}
+
+pub(super) async fn use_code(pool: &PgPool, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let result = async {
+        let counted: Vec<Counted> = sqlx::query_as(COUNT_AND_READ)
+            .bind(u.flow_id)
+            .bind(u.method)
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(first) = counted.first() else {
+            return Err(StoreError::from(sqlx::Error::RowNotFound));
+        };
+        let (count, state) = (first.submit_count, first.state.clone());
+        let rows: Vec<ChallengeRow> = counted.into_iter().filter_map(Counted::challenge).collect();
+        let row = match judge(count, &state, &rows, &u) {
+            Verdict::Ends(answer) => return Ok(answer),
+            Verdict::NoMatch => {
+                if let Some(f) = u.on_no_match {
+                    flows::save(&mut tx, f, u.now).await?;
+                }
+                return Ok(CodeUse::NoMatch);
+            }
+            Verdict::Consume(row) => row,
+        };
+        let f = u.on_success;
+        let consumed: i64 = sqlx::query_scalar(CONSUME)
+            .bind(u.flow_id)
+            .bind(u.now)
+            .bind(row.id)
+            .bind(&f.state)
+            .bind(&f.ui)
+            .bind(&f.csrf_token)
+            .bind(f.identity_id)
+            .bind(&f.internal_context)
+            .bind(&f.active_method)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(if consumed == 1 {
+            row.verified()
+        } else {
+            CodeUse::AlreadyUsed
+        })
+    }
+    .await;
+    finish(tx, result).await
+}
