@@ -116,6 +116,7 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts `verity serve --dev` (migrations applied at start) on free ports, rate limits
     /// off, the courier delivering to `smtp_uri`. `extra` adds environment variables.
+    /// `BENCH_VERITY_BIN` names another binary to start instead of this build's.
     pub async fn start(
         dsn: &str,
         smtp_uri: &str,
@@ -124,7 +125,11 @@ impl Server {
         let (public_port, admin_port) = (free_port(), free_port());
         let root = env!("CARGO_MANIFEST_DIR");
         let log = std::env::temp_dir().join(format!("verity-roundtrip-{public_port}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_verity"))
+        // BENCH_VERITY_BIN runs another build (say, the previous commit's) against the same
+        // driver, for a before/after in one session.
+        let bin = std::env::var("BENCH_VERITY_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_verity").to_owned());
+        let child = Command::new(bin)
             .args(["serve", "--dev", "--config", &format!("{root}/config.yml")])
             .current_dir(root)
             .env("DSN", dsn)
