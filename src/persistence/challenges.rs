@@ -46,6 +46,40 @@ pub struct SendChallenge<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Binds a send's flow part, the parameters `$1` to `$8` of both dialects' send (flow id,
+/// state, active method, UI, channel, address, time, the send cap).
+macro_rules! bind_send_flow {
+    ($q:expr, $s:expr) => {{
+        let s: &$crate::persistence::challenges::SendChallenge<'_> = $s;
+        $q.bind(s.flow.id)
+            .bind(&s.flow.state)
+            .bind(&s.flow.active_method)
+            .bind(&s.flow.ui)
+            .bind(&s.flow.via)
+            .bind(&s.flow.sent_to)
+            .bind(s.now)
+            .bind(s.max_sends)
+    }};
+}
+pub(super) use bind_send_flow;
+
+/// Binds a new challenge's columns (id, method, MAC, identity, address, channel, expiry,
+/// issue time) onto any query, in this order.
+macro_rules! bind_challenge {
+    ($q:expr, $c:expr) => {{
+        let c: &$crate::persistence::challenges::NewChallenge = $c;
+        $q.bind(c.id)
+            .bind(c.method)
+            .bind(&c.secret_hmac)
+            .bind(c.identity_id)
+            .bind(c.verifiable_address_id)
+            .bind(c.via)
+            .bind(c.expires_at)
+            .bind(c.issued_at)
+    }};
+}
+pub(super) use bind_challenge;
+
 /// How a send ended. Only `Sent` wrote anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendResult {

@@ -16,11 +16,13 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::challenges::{
-    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, judge,
+    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, bind_challenge,
+    bind_send_flow, judge,
 };
+use super::courier::bind_message;
 use super::courier_wake::mark_queued;
 use super::dialect::postgres::BEGIN_WRITE;
-use super::flows::pg as flows;
+use super::flows::{bind_saved_flow, pg as flows};
 use super::{StoreError, finish};
 
 /// The send without a message (an unknown address that is not told), then with one.
@@ -60,48 +62,15 @@ const FLOW_STATE: &str = "SELECT state FROM selfservice_flows WHERE id = $1";
 
 pub(super) async fn send(pool: &PgPool, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
     let f = s.flow;
-    let c = &s.challenge;
-    let mut q = sqlx::query_scalar::<_, i32>(if s.message.is_some() {
+    let sql = if s.message.is_some() {
         SEND_WITH_MESSAGE
     } else {
         SEND
-    })
-    .bind(f.id)
-    .bind(&f.state)
-    .bind(&f.active_method)
-    .bind(&f.ui)
-    .bind(&f.via)
-    .bind(&f.sent_to)
-    .bind(s.now)
-    .bind(s.max_sends)
-    .bind(c.id)
-    .bind(c.method)
-    .bind(&c.secret_hmac)
-    .bind(c.identity_id)
-    .bind(c.verifiable_address_id)
-    .bind(c.via)
-    .bind(c.expires_at)
-    .bind(c.issued_at)
-    .bind(s.mark_sent);
+    };
+    let q = bind_send_flow!(sqlx::query_scalar::<_, i32>(sql), &s);
+    let mut q = bind_challenge!(q, &s.challenge).bind(s.mark_sent);
     if let Some(m) = &s.message {
-        q = q
-            .bind(m.id)
-            .bind(m.channel.as_str())
-            .bind(m.status.as_str())
-            .bind(&m.recipient)
-            .bind(&m.template_type)
-            .bind(&m.subject.0)
-            .bind(&m.body.0)
-            .bind(m.html_body.as_ref().map(|h| &h.0))
-            .bind(&m.template_data.0)
-            .bind(&m.channel_id)
-            .bind(m.send_count)
-            .bind(m.next_attempt_at)
-            .bind(m.lease_expires_at)
-            .bind(m.expires_at)
-            .bind(&m.last_error)
-            .bind(m.created_at)
-            .bind(m.updated_at);
+        q = bind_message!(q, m);
     }
     if q.fetch_optional(pool).await?.is_none() {
         let state: Option<String> = sqlx::query_scalar(FLOW_STATE)
@@ -125,13 +94,13 @@ const COUNT_AND_READ: &str = r#"WITH f AS (UPDATE selfservice_flows
     FROM f LEFT JOIN selfservice_flow_challenges c ON c.flow_id = $1 AND c.method = $2"#;
 /// Consumes the challenge (if still unused), verifies its address and saves the flow as
 /// `flows::save` does; the count of consumed rows says whether it held.
-const CONSUME: &str = r#"WITH used AS (UPDATE selfservice_flow_challenges SET used_at = $2
-        WHERE id = $3 AND used_at IS NULL RETURNING verifiable_address_id),
+const CONSUME: &str = r#"WITH used AS (UPDATE selfservice_flow_challenges SET used_at = $8
+        WHERE id = $9 AND used_at IS NULL RETURNING verifiable_address_id),
     a AS (UPDATE identity_verifiable_addresses
-        SET verified = TRUE, verified_at = $2, status = 'completed', updated_at = $2
+        SET verified = TRUE, verified_at = $8, status = 'completed', updated_at = $8
         WHERE id IN (SELECT verifiable_address_id FROM used)),
-    f AS (UPDATE selfservice_flows SET state = $4, ui = $5, csrf_token = $6, identity_id = $7,
-        internal_context = $8, active_method = $9, updated_at = $2
+    f AS (UPDATE selfservice_flows SET state = $2, ui = $3, csrf_token = $4, identity_id = $5,
+        internal_context = $6, active_method = $7, updated_at = $8
         WHERE id = $1 AND (kind = 'settings' OR state <> 'passed_challenge')
         AND EXISTS (SELECT 1 FROM used))
     SELECT count(*) FROM used"#;
@@ -186,17 +155,10 @@ pub(super) async fn use_code(pool: &PgPool, u: UseCode<'_>) -> Result<CodeUse, S
             }
             Verdict::Consume(row) => row,
         };
-        let f = u.on_success;
-        let consumed: i64 = sqlx::query_scalar(CONSUME)
-            .bind(u.flow_id)
+        // The flow saved is `on_success`, whose id is the flow's (`$1`).
+        let consumed: i64 = bind_saved_flow!(sqlx::query_scalar(CONSUME), u.on_success)
             .bind(u.now)
             .bind(row.id)
-            .bind(&f.state)
-            .bind(&f.ui)
-            .bind(&f.csrf_token)
-            .bind(f.identity_id)
-            .bind(&f.internal_context)
-            .bind(&f.active_method)
             .fetch_one(&mut *tx)
             .await?;
         Ok(if consumed == 1 {

@@ -5,7 +5,8 @@
 use sqlx::{SqlitePool, Transaction};
 
 use super::challenges::{
-    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, judge,
+    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, bind_challenge,
+    bind_send_flow, judge,
 };
 use super::courier::lite as outbox;
 use super::dialect::sqlite::BEGIN_WRITE;
@@ -24,7 +25,7 @@ const DELETE_CHALLENGES: &str = "DELETE FROM selfservice_flow_challenges WHERE f
 const INSERT_CHALLENGE: &str = r#"INSERT INTO selfservice_flow_challenges
     (id, flow_id, method, secret_hmac, identity_id, verifiable_address_id, via, expires_at,
      issued_at, used_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"#;
+    VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, NULL)"#;
 const MARK_SENT: &str = r#"UPDATE identity_verifiable_addresses SET status = 'sent', updated_at = $2
     WHERE id = $1 AND status = 'pending'"#;
 const COUNT_SUBMISSION: &str = r#"UPDATE selfservice_flows
@@ -50,15 +51,7 @@ async fn send_in(
     s: SendChallenge<'_>,
 ) -> Result<SendResult, StoreError> {
     let f = s.flow;
-    let sends: Option<i32> = sqlx::query_scalar(SEND_FLOW)
-        .bind(f.id)
-        .bind(&f.state)
-        .bind(&f.active_method)
-        .bind(&f.ui)
-        .bind(&f.via)
-        .bind(&f.sent_to)
-        .bind(s.now)
-        .bind(s.max_sends)
+    let sends: Option<i32> = bind_send_flow!(sqlx::query_scalar(SEND_FLOW), &s)
         .fetch_optional(&mut **tx)
         .await?;
     let Some(sends) = sends else {
@@ -77,17 +70,7 @@ async fn send_in(
             .execute(&mut **tx)
             .await?;
     }
-    let c = &s.challenge;
-    sqlx::query(INSERT_CHALLENGE)
-        .bind(c.id)
-        .bind(f.id)
-        .bind(c.method)
-        .bind(&c.secret_hmac)
-        .bind(c.identity_id)
-        .bind(c.verifiable_address_id)
-        .bind(c.via)
-        .bind(c.expires_at)
-        .bind(c.issued_at)
+    bind_challenge!(sqlx::query(INSERT_CHALLENGE).bind(f.id), &s.challenge)
         .execute(&mut **tx)
         .await?;
     if let Some(m) = &s.message {

@@ -83,6 +83,32 @@ const INSERT_MESSAGE: &str = r#"INSERT INTO courier_messages
      send_count, next_attempt_at, lease_expires_at, expires_at, last_error, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"#;
 
+/// Binds an `OutboxMessage`'s columns onto any query, in the order of `INSERT_MESSAGE`'s
+/// parameters (the Postgres code send writes the same columns).
+macro_rules! bind_message {
+    ($q:expr, $m:expr) => {{
+        let m: &$crate::persistence::OutboxMessage = $m;
+        $q.bind(m.id)
+            .bind(m.channel.as_str())
+            .bind(m.status.as_str())
+            .bind(&m.recipient)
+            .bind(&m.template_type)
+            .bind(&m.subject.0)
+            .bind(&m.body.0)
+            .bind(m.html_body.as_ref().map(|h| &h.0))
+            .bind(&m.template_data.0)
+            .bind(&m.channel_id)
+            .bind(m.send_count)
+            .bind(m.next_attempt_at)
+            .bind(m.lease_expires_at)
+            .bind(m.expires_at)
+            .bind(&m.last_error)
+            .bind(m.created_at)
+            .bind(m.updated_at)
+    }};
+}
+pub(super) use bind_message;
+
 macro_rules! claim_sql {
     ($lock:literal) => {
         concat!(
@@ -143,24 +169,7 @@ super::backend_modules! {
     /// Writes one outbox row inside the caller's transaction, so the message commits together
     /// with the code it carries, or not at all. The couriers are woken after the commit.
     pub async fn insert_message(tx: &mut Transaction<'static, Db>, m: &OutboxMessage) -> Result<(), StoreError> {
-        sqlx::query(INSERT_MESSAGE)
-            .bind(m.id)
-            .bind(m.channel.as_str())
-            .bind(m.status.as_str())
-            .bind(&m.recipient)
-            .bind(&m.template_type)
-            .bind(&m.subject.0)
-            .bind(&m.body.0)
-            .bind(m.html_body.as_ref().map(|h| &h.0))
-            .bind(&m.template_data.0)
-            .bind(&m.channel_id)
-            .bind(m.send_count)
-            .bind(m.next_attempt_at)
-            .bind(m.lease_expires_at)
-            .bind(m.expires_at)
-            .bind(&m.last_error)
-            .bind(m.created_at)
-            .bind(m.updated_at)
+        bind_message!(sqlx::query(INSERT_MESSAGE), m)
             .execute(&mut **tx)
             .await?;
         crate::persistence::courier_wake::mark_queued();

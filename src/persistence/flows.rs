@@ -86,6 +86,22 @@ const UPDATE_IF_UNCHANGED: &str = r#"UPDATE selfservice_flows SET state = $2, ui
     csrf_token = $4, identity_id = $5, internal_context = $6, active_method = $7, updated_at = $8
     WHERE id = $1 AND updated_at = $9 AND (kind = 'settings' OR state <> 'passed_challenge')"#;
 
+/// Binds what saving a flow writes: its id (`$1`), then state, UI, CSRF token, identity,
+/// context and active method (`$2` to `$7`), as `UPDATE` and `UPDATE_IF_UNCHANGED` take them.
+macro_rules! bind_saved_flow {
+    ($q:expr, $f:expr) => {{
+        let f: &$crate::persistence::flows::FlowRecord = $f;
+        $q.bind(f.id)
+            .bind(&f.state)
+            .bind(&f.ui)
+            .bind(&f.csrf_token)
+            .bind(f.identity_id)
+            .bind(&f.internal_context)
+            .bind(&f.active_method)
+    }};
+}
+pub(super) use bind_saved_flow;
+
 super::backend_modules! {
     use sqlx::Pool;
 
@@ -133,14 +149,7 @@ super::backend_modules! {
         f: &FlowRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let r = sqlx::query(UPDATE)
-            .bind(f.id)
-            .bind(&f.state)
-            .bind(&f.ui)
-            .bind(&f.csrf_token)
-            .bind(f.identity_id)
-            .bind(&f.internal_context)
-            .bind(&f.active_method)
+        let r = bind_saved_flow!(sqlx::query(UPDATE), f)
             .bind(now)
             .execute(&mut *conn)
             .await?;
@@ -148,14 +157,7 @@ super::backend_modules! {
     }
 
     pub async fn update_if_unchanged(pool: &Pool<Db>, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let r = sqlx::query(UPDATE_IF_UNCHANGED)
-            .bind(f.id)
-            .bind(&f.state)
-            .bind(&f.ui)
-            .bind(&f.csrf_token)
-            .bind(f.identity_id)
-            .bind(&f.internal_context)
-            .bind(&f.active_method)
+        let r = bind_saved_flow!(sqlx::query(UPDATE_IF_UNCHANGED), f)
             .bind(now)
             .bind(f.updated_at)
             .execute(pool)

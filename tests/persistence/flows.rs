@@ -82,13 +82,25 @@ async fn send(
     address: Option<Uuid>,
     max: i32,
 ) -> SendResult {
+    send_with(store, f, secret, address, None, max).await
+}
+
+/// A send of `f` with this code, to `address` (marked sent), queuing `message` with it.
+async fn send_with(
+    store: &Store,
+    f: &FlowRecord,
+    secret: &str,
+    address: Option<Uuid>,
+    message: Option<OutboxMessage>,
+    max: i32,
+) -> SendResult {
     let now = t();
     store
         .send_challenge(SendChallenge {
             flow: &sent(f),
             max_sends: max,
             challenge: challenge(secret, address, now),
-            message: None,
+            message,
             mark_sent: address,
             now,
         })
@@ -201,33 +213,12 @@ async fn a_resend_invalidates_the_earlier_code(store: &Store) {
     ));
 }
 
-async fn send_with(
-    store: &Store,
-    f: &FlowRecord,
-    secret: &str,
-    message: OutboxMessage,
-    max: i32,
-) -> SendResult {
-    let now = t();
-    store
-        .send_challenge(SendChallenge {
-            flow: &sent(f),
-            max_sends: max,
-            challenge: challenge(secret, None, now),
-            message: Some(message),
-            mark_sent: None,
-            now,
-        })
-        .await
-        .unwrap()
-}
-
 async fn a_send_queues_its_message_with_the_code_or_nothing(store: &Store) {
     let f = record("verification", t());
     store.insert_flow(&f).await.unwrap();
     let first = crate::outbox::message("first@example.com", None, t());
     assert_eq!(
-        send_with(store, &f, "one", first.clone(), 1).await,
+        send_with(store, &f, "one", None, Some(first.clone()), 1).await,
         SendResult::Sent
     );
     let (stored, dispatches) = store.get_message(first.id).await.unwrap().unwrap();
@@ -253,7 +244,7 @@ async fn a_send_queues_its_message_with_the_code_or_nothing(store: &Store) {
     );
     let refused = crate::outbox::message("second@example.com", None, t());
     assert_eq!(
-        send_with(store, &f, "two", refused.clone(), 1).await,
+        send_with(store, &f, "two", None, Some(refused.clone()), 1).await,
         SendResult::SendsUsedUp
     );
     assert!(
