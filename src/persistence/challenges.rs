@@ -1,8 +1,9 @@
 //! Codes and link tokens of flows (verification, recovery, sign-in by code). Sending a
 //! challenge and using one are each atomic: the challenge row, its outbox message and the
-//! flow's new state are written together or not at all. On Postgres a send is one statement
-//! and a use two in one transaction (`challenges_pg`); SQLite, which has no writing CTEs, runs
-//! the same steps one statement at a time in a transaction (`challenges_tx`).
+//! flow's new state are written together or not at all. On Postgres a flow's first send is
+//! one statement and a use two in one transaction (`challenges_pg`); a resend, and every send
+//! on SQLite (which has no writing CTEs), runs one statement per step in a transaction
+//! (`challenges_tx`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -139,7 +140,7 @@ impl Store {
         after_commit(self, async {
             match self {
                 Store::Postgres(pool) => challenges_pg::send(pool, s).await,
-                Store::Sqlite(pool) => challenges_tx::send(pool, s).await,
+                Store::Sqlite(pool) => challenges_tx::lite::send(pool, s).await,
             }
         })
         .await

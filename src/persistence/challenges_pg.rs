@@ -1,9 +1,12 @@
 //! Sending and using a challenge on Postgres, in as few round trips as the guarantees allow.
 //!
-//! A send is one statement: the flow's guarded update and, only if it matched, the removal
-//! of the flow's earlier challenges, the new challenge, its outbox message and the address's
-//! `sent` mark, as writing CTEs (one statement is atomic; every part sees the same snapshot,
-//! so the removal cannot touch the challenge inserted beside it).
+//! A flow's first send is one statement: the flow's guarded update (it must still have sent
+//! nothing) and, only if it matched, the new challenge, its outbox message and the address's
+//! `sent` mark, as writing CTEs (one statement is atomic). A first send has no earlier code
+//! to remove. A resend, or a first send another request beat, runs the transaction of
+//! `challenges_tx`: its removal of the earlier codes must come after the flow's row is locked,
+//! in a statement of its own, to see a code another send committed meanwhile; one statement
+//! sees only what was committed when it began.
 //!
 //! A use is one transaction of two statements: the attempt is counted (locking the flow's
 //! row, so concurrent guesses queue and at most `max_submissions` are compared) and returns
@@ -23,19 +26,16 @@ use super::courier::bind_message;
 use super::courier_wake::mark_queued;
 use super::dialect::postgres::BEGIN_WRITE;
 use super::flows::{bind_saved_flow, pg as flows};
-use super::{StoreError, finish};
+use super::{StoreError, challenges_tx, finish};
 
-/// The send without a message (an unknown address that is not told), then with one.
+/// A flow's first send, without a message (an unknown address that is not told), then with one.
 macro_rules! send_sql {
     ($message:literal) => {
         concat!(
             "WITH f AS (UPDATE selfservice_flows SET state = $2, active_method = $3, ui = $4, ",
             "via = $5, sent_to = $6, send_count = send_count + 1, updated_at = $7 ",
-            "WHERE id = $1 AND send_count < $8 AND state <> 'passed_challenge' ",
-            "RETURNING send_count), ",
-            // A resend invalidates every earlier code of the flow.
-            "earlier AS (DELETE FROM selfservice_flow_challenges ",
-            "WHERE flow_id = $1 AND (SELECT send_count FROM f) > 1), ",
+            "WHERE id = $1 AND send_count = 0 AND send_count < $8 ",
+            "AND state <> 'passed_challenge' RETURNING send_count), ",
             "c AS (INSERT INTO selfservice_flow_challenges (id, flow_id, method, secret_hmac, ",
             "identity_id, verifiable_address_id, via, expires_at, issued_at, used_at) ",
             "SELECT $9::uuid, $1, $10::text, $11::text, $12::uuid, $13::uuid, $14::text, ",
@@ -57,11 +57,10 @@ const SEND_WITH_MESSAGE: &str = send_sql!(
      $28::integer, $29::timestamptz, $30::timestamptz, $31::timestamptz, $32::text, \
      $33::timestamptz, $34::timestamptz FROM f)"
 );
-/// Read after a refusal in a statement of its own, which sees what refused it.
-const FLOW_STATE: &str = "SELECT state FROM selfservice_flows WHERE id = $1";
-
 pub(super) async fn send(pool: &PgPool, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
-    let f = s.flow;
+    if s.flow.send_count > 0 {
+        return challenges_tx::pg::send(pool, s).await;
+    }
     let sql = if s.message.is_some() {
         SEND_WITH_MESSAGE
     } else {
@@ -73,11 +72,9 @@ pub(super) async fn send(pool: &PgPool, s: SendChallenge<'_>) -> Result<SendResu
         q = bind_message!(q, m);
     }
     if q.fetch_optional(pool).await?.is_none() {
-        let state: Option<String> = sqlx::query_scalar(FLOW_STATE)
-            .bind(f.id)
-            .fetch_optional(pool)
-            .await?;
-        return Ok(SendResult::refused(state.as_deref()));
+        // Sent meanwhile, finished, used up or gone: the transaction finds out which, and
+        // sends if it may (removing the code sent meanwhile).
+        return challenges_tx::pg::send(pool, s).await;
     }
     if s.message.is_some() {
         mark_queued();

@@ -1,6 +1,9 @@
-//! Sending and using a challenge on SQLite: one transaction, one statement per step (SQLite
-//! has no writing CTEs). The write lock is taken up front (`BEGIN IMMEDIATE`), so the steps of
-//! two writers never interleave.
+//! Sending and using a challenge one statement per step, in one transaction: SQLite's way
+//! (it has no writing CTEs) for both, and Postgres's for a resend, whose removal of the
+//! earlier codes must run after the flow's row is locked, in a statement of its own that
+//! sees every code committed until then (`challenges_pg` sends a flow's first code in one
+//! statement). On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`), so the steps
+//! of two writers never interleave.
 
 use sqlx::{SqlitePool, Transaction};
 
@@ -8,7 +11,6 @@ use super::challenges::{
     ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, bind_challenge,
     bind_send_flow, judge,
 };
-use super::courier::lite as outbox;
 use super::dialect::sqlite::BEGIN_WRITE;
 use super::flows::lite as flows;
 use super::{StoreError, finish};
@@ -37,52 +39,53 @@ const CONSUME: &str =
 const VERIFY_ADDRESS: &str = r#"UPDATE identity_verifiable_addresses
     SET verified = TRUE, verified_at = $2, status = 'completed', updated_at = $2 WHERE id = $1"#;
 
-pub(super) async fn send(
-    pool: &SqlitePool,
-    s: SendChallenge<'_>,
-) -> Result<SendResult, StoreError> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let result = send_in(&mut tx, s).await;
-    finish(tx, result).await
-}
+super::backend_modules! {
+    use sqlx::{Pool, Transaction};
 
-async fn send_in(
-    tx: &mut Transaction<'static, Db>,
-    s: SendChallenge<'_>,
-) -> Result<SendResult, StoreError> {
-    let f = s.flow;
-    let sends: Option<i32> = bind_send_flow!(sqlx::query_scalar(SEND_FLOW), &s)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(sends) = sends else {
-        // Read in the same transaction, so the reason is the one that refused the write.
-        let state: Option<String> = sqlx::query_scalar(FLOW_STATE)
-            .bind(f.id)
+    pub async fn send(pool: &Pool<Db>, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
+        let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
+        let result = send_in(&mut tx, s).await;
+        crate::persistence::finish(tx, result).await
+    }
+
+    async fn send_in(
+        tx: &mut Transaction<'static, Db>,
+        s: SendChallenge<'_>,
+    ) -> Result<SendResult, StoreError> {
+        let f = s.flow;
+        let sends: Option<i32> = bind_send_flow!(sqlx::query_scalar(SEND_FLOW), &s)
             .fetch_optional(&mut **tx)
             .await?;
-        return Ok(SendResult::refused(state.as_deref()));
-    };
-    // A resend invalidates every earlier code of the flow. Challenges are written only
-    // here, with the count, so a flow's first send has none to remove.
-    if sends > 1 {
-        sqlx::query(DELETE_CHALLENGES)
-            .bind(f.id)
+        let Some(sends) = sends else {
+            // Read in the same transaction, so the reason is the one that refused the write.
+            let state: Option<String> = sqlx::query_scalar(FLOW_STATE)
+                .bind(f.id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            return Ok(SendResult::refused(state.as_deref()));
+        };
+        // A resend invalidates every earlier code of the flow. Challenges are written only
+        // here, with the count, so a flow's first send has none to remove.
+        if sends > 1 {
+            sqlx::query(DELETE_CHALLENGES)
+                .bind(f.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        bind_challenge!(sqlx::query(INSERT_CHALLENGE).bind(f.id), &s.challenge)
             .execute(&mut **tx)
             .await?;
+        if let Some(m) = &s.message {
+            dialect::outbox::insert_message(tx, m).await?;
+        }
+        // Runs with NULL for an unknown address (matching nothing) to keep both paths alike.
+        sqlx::query(MARK_SENT)
+            .bind(s.mark_sent)
+            .bind(s.now)
+            .execute(&mut **tx)
+            .await?;
+        Ok(SendResult::Sent)
     }
-    bind_challenge!(sqlx::query(INSERT_CHALLENGE).bind(f.id), &s.challenge)
-        .execute(&mut **tx)
-        .await?;
-    if let Some(m) = &s.message {
-        outbox::insert_message(tx, m).await?;
-    }
-    // Runs with NULL for an unknown address (matching nothing) to keep both paths alike.
-    sqlx::query(MARK_SENT)
-        .bind(s.mark_sent)
-        .bind(s.now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(SendResult::Sent)
 }
 
 pub(super) async fn use_code(pool: &SqlitePool, u: UseCode<'_>) -> Result<CodeUse, StoreError> {

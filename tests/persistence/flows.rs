@@ -23,6 +23,7 @@ crate::contract!(
     attempts_are_counted_before_the_check,
     an_expired_code_is_refused,
     a_code_is_used_once_under_concurrency,
+    concurrent_sends_leave_one_valid_code,
     an_outstanding_code_is_found_for_its_address_and_browser,
 );
 
@@ -317,6 +318,40 @@ async fn an_expired_code_is_refused(store: &Store) {
         use_code(store, &f, "old", 5).await,
         CodeUse::Expired { .. }
     ));
+}
+
+/// The codes stored for a flow, read beside the store.
+async fn stored_codes(store: &Store, flow: Uuid) -> i64 {
+    const SQL: &str = "SELECT count(*) FROM selfservice_flow_challenges WHERE flow_id = $1";
+    match store {
+        Store::Postgres(pool) => sqlx::query_scalar(SQL).bind(flow).fetch_one(pool).await,
+        Store::Sqlite(pool) => sqlx::query_scalar(SQL).bind(flow).fetch_one(pool).await,
+    }
+    .unwrap()
+}
+
+async fn concurrent_sends_leave_one_valid_code(store: &Store) {
+    // Two first sends, then two resends, at once: whichever order they commit in, the flow
+    // keeps only the last one's code (a resend removes what was sent before it).
+    for round in 0..10 {
+        let f = record("verification", t());
+        store.insert_flow(&f).await.unwrap();
+        let (a, b) = tokio::join!(send(store, &f, "a", None, 9), send(store, &f, "b", None, 9));
+        assert_eq!((a, b), (SendResult::Sent, SendResult::Sent));
+        assert_eq!(
+            stored_codes(store, f.id).await,
+            1,
+            "round {round}, first sends"
+        );
+        let mut resent = f.clone();
+        resent.send_count = 2;
+        let (c, d) = tokio::join!(
+            send(store, &resent, "c", None, 9),
+            send(store, &resent, "d", None, 9)
+        );
+        assert_eq!((c, d), (SendResult::Sent, SendResult::Sent));
+        assert_eq!(stored_codes(store, f.id).await, 1, "round {round}, resends");
+    }
 }
 
 async fn a_code_is_used_once_under_concurrency(store: &Store) {
