@@ -8,7 +8,6 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::courier_wake::after_commit;
 use super::flows::FlowRecord;
 use super::{OutboxMessage, Store, StoreError, challenges_pg, challenges_tx, dispatch};
 
@@ -137,22 +136,10 @@ pub struct UseCode<'a> {
 
 impl Store {
     pub async fn send_challenge(&self, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
-        after_commit(self, async {
-            match self {
-                Store::Postgres(pool) => challenges_pg::send(pool, s).await,
-                Store::Sqlite(pool) => challenges_tx::lite::send(pool, s).await,
-            }
-        })
-        .await
+        dispatch!(self, pg: challenges_pg::send, lite: challenges_tx::lite::send, s)
     }
     pub async fn use_challenge(&self, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
-        after_commit(self, async {
-            match self {
-                Store::Postgres(pool) => challenges_pg::use_code(pool, u).await,
-                Store::Sqlite(pool) => challenges_tx::use_code(pool, u).await,
-            }
-        })
-        .await
+        dispatch!(self, pg: challenges_pg::use_code, lite: challenges_tx::use_code, u)
     }
     /// The newest flow of `kind` and `flow_type` waiting on an unused, unexpired code for this
     /// address, bound to `csrf_token`: it is reused instead of minting another code.
@@ -216,7 +203,16 @@ fn matching<'r>(rows: &'r [ChallengeRow], candidates: &[String]) -> Option<&'r C
     found
 }
 
-/// What a counted attempt decides before anything is consumed (both backends).
+/// The end of an attempt decided by its count alone (both backends): the flow was finished
+/// meanwhile, or the attempts are spent. `None`: compare the code.
+pub(super) fn attempt_ends(count: i32, state: &str, u: &UseCode<'_>) -> Option<CodeUse> {
+    if state == "passed_challenge" {
+        return Some(CodeUse::Completed);
+    }
+    (count > u.max_submissions).then_some(CodeUse::TooManyAttempts)
+}
+
+/// What a counted attempt that may compare decides before anything is consumed.
 pub(super) enum Verdict<'r> {
     /// The answer; nothing more is written.
     Ends(CodeUse),
@@ -226,19 +222,8 @@ pub(super) enum Verdict<'r> {
     Consume(&'r ChallengeRow),
 }
 
-/// The attempt numbered `count` on a flow in `state`, against the flow's challenges `rows`.
-pub(super) fn judge<'r>(
-    count: i32,
-    state: &str,
-    rows: &'r [ChallengeRow],
-    u: &UseCode<'_>,
-) -> Verdict<'r> {
-    if state == "passed_challenge" {
-        return Verdict::Ends(CodeUse::Completed);
-    }
-    if count > u.max_submissions {
-        return Verdict::Ends(CodeUse::TooManyAttempts);
-    }
+/// The submitted code against the flow's challenges `rows`.
+pub(super) fn judge<'r>(rows: &'r [ChallengeRow], u: &UseCode<'_>) -> Verdict<'r> {
     let Some(row) = matching(rows, u.candidates) else {
         return Verdict::NoMatch;
     };

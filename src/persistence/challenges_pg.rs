@@ -19,8 +19,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::challenges::{
-    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, bind_challenge,
-    bind_send_flow, judge,
+    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, attempt_ends,
+    bind_challenge, bind_send_flow, judge,
 };
 use super::courier::bind_message;
 use super::courier_wake::mark_queued;
@@ -140,9 +140,11 @@ pub(super) async fn use_code(pool: &PgPool, u: UseCode<'_>) -> Result<CodeUse, S
         let Some(first) = counted.first() else {
             return Err(StoreError::from(sqlx::Error::RowNotFound));
         };
-        let (count, state) = (first.submit_count, first.state.clone());
+        if let Some(answer) = attempt_ends(first.submit_count, &first.state, &u) {
+            return Ok(answer);
+        }
         let rows: Vec<ChallengeRow> = counted.into_iter().filter_map(Counted::challenge).collect();
-        let row = match judge(count, &state, &rows, &u) {
+        let row = match judge(&rows, &u) {
             Verdict::Ends(answer) => return Ok(answer),
             Verdict::NoMatch => {
                 if let Some(f) = u.on_no_match {

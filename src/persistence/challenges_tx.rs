@@ -8,8 +8,8 @@
 use sqlx::{SqlitePool, Transaction};
 
 use super::challenges::{
-    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, bind_challenge,
-    bind_send_flow, judge,
+    ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, attempt_ends,
+    bind_challenge, bind_send_flow, judge,
 };
 use super::dialect::sqlite::BEGIN_WRITE;
 use super::flows::lite as flows;
@@ -100,16 +100,15 @@ async fn use_in(tx: &mut Transaction<'static, Db>, u: UseCode<'_>) -> Result<Cod
         .bind(u.flow_id)
         .fetch_one(&mut **tx)
         .await?;
-    let rows: Vec<ChallengeRow> = if state == "passed_challenge" || count > u.max_submissions {
-        Vec::new()
-    } else {
-        sqlx::query_as(SELECT_CHALLENGES)
-            .bind(u.flow_id)
-            .bind(u.method)
-            .fetch_all(&mut **tx)
-            .await?
-    };
-    let row = match judge(count, &state, &rows, &u) {
+    if let Some(answer) = attempt_ends(count, &state, &u) {
+        return Ok(answer);
+    }
+    let rows: Vec<ChallengeRow> = sqlx::query_as(SELECT_CHALLENGES)
+        .bind(u.flow_id)
+        .bind(u.method)
+        .fetch_all(&mut **tx)
+        .await?;
+    let row = match judge(&rows, &u) {
         Verdict::Ends(answer) => return Ok(answer),
         Verdict::NoMatch => {
             if let Some(f) = u.on_no_match {

@@ -61,15 +61,19 @@ macro_rules! backend_modules {
 pub(crate) use backend_modules;
 
 /// Calls `pg::function(pool, args..)` or `lite::function(..)` of the calling module,
-/// whichever backend the store has. A unit of work that queued a message wakes the couriers
-/// once it has committed (`courier_wake`).
+/// whichever backend the store has; or, for a unit of work whose dialects are written
+/// apart, the two functions named (`dispatch!(store, pg: a::f, lite: b::g, args..)`). A unit
+/// of work that queued a message wakes the couriers once it has committed (`courier_wake`).
 macro_rules! dispatch {
-    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {{
+    ($store:expr, $func:ident ( $($arg:expr),* $(,)? )) => {
+        $crate::persistence::dispatch!($store, pg: pg::$func, lite: lite::$func, $($arg),*)
+    };
+    ($store:expr, pg: $pg:path, lite: $lite:path, $($arg:expr),* $(,)?) => {{
         let store: &$crate::persistence::Store = $store;
         $crate::persistence::courier_wake::after_commit(store, async {
             match store {
-                $crate::persistence::Store::Postgres(pool) => pg::$func(pool, $($arg),*).await,
-                $crate::persistence::Store::Sqlite(pool) => lite::$func(pool, $($arg),*).await,
+                $crate::persistence::Store::Postgres(pool) => $pg(pool, $($arg),*).await,
+                $crate::persistence::Store::Sqlite(pool) => $lite(pool, $($arg),*).await,
             }
         })
         .await
