@@ -15,7 +15,8 @@
 //! `--statements` instead counts the SQL statements and transactions of each step of one round
 //! trip (from the server's own `sqlx::query` log lines). Postgres: BENCH_DATABASE_URL or
 //! TEST_DATABASE_URL (a database is created and dropped). `--env` passes settings to the
-//! server (e.g. `--env COURIER_WORKER_PULL_WAIT=50ms`).
+//! server (e.g. `--env COURIER_WORKER_PULL_WAIT=50ms`); BENCH_SQLITE_DSN_PARAMS is appended
+//! to the SQLite DSN (e.g. `&max_conns=8`).
 
 use std::time::{Duration, Instant};
 

@@ -36,7 +36,11 @@ impl Db {
     /// The DSN the server is given.
     pub fn dsn(&self) -> String {
         match self {
-            Db::Sqlite { dir } => format!("sqlite://{}/verity.sqlite?mode=rwc", dir.display()),
+            Db::Sqlite { dir } => format!(
+                "sqlite://{}/verity.sqlite?mode=rwc{}",
+                dir.display(),
+                std::env::var("BENCH_SQLITE_DSN_PARAMS").unwrap_or_default()
+            ),
             Db::Postgres { admin, name } => {
                 let mut u = url::Url::parse(admin).expect("a Postgres URL");
                 u.set_path(name);

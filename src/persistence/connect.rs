@@ -44,10 +44,15 @@ fn postgres_pool(opts: PgConnectOptions) -> PgPool {
 
 /// Removes Kratos's `max_conns` from a Postgres DSN (libpq would refuse it) and reads it.
 fn take_max_conns(dsn: &str) -> Result<(String, u32), ConnectError> {
+    take_max_conns_or(dsn, DEFAULT_MAX_CONNS)
+}
+
+/// Removes `max_conns` from a DSN and reads it (`default` when absent).
+fn take_max_conns_or(dsn: &str, default: u32) -> Result<(String, u32), ConnectError> {
     let Some((base, query)) = dsn.split_once('?') else {
-        return Ok((dsn.to_owned(), DEFAULT_MAX_CONNS));
+        return Ok((dsn.to_owned(), default));
     };
-    let mut max = DEFAULT_MAX_CONNS;
+    let mut max = default;
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
@@ -88,13 +93,20 @@ fn postgres_pool_of(opts: PgConnectOptions, max_conns: u32) -> PgPool {
         .connect_lazy_with(opts)
 }
 
+/// Connections to a SQLite file unless the DSN says `max_conns=N`: one writes while another
+/// reads. SQLite has one write lock, and a connection waiting for it sleeps in SQLite's busy
+/// handler in steps of up to 100 ms, so more connections only add waits of that size (the
+/// round-trip benchmark: 8 connections, p99 of a code's submit about 110 ms at C=16; 2, 31 ms).
+const SQLITE_MAX_CONNS: u32 = 2;
+
 fn sqlite_pool(dsn: &str) -> Result<SqlitePool, ConnectError> {
     let memory = dsn == "memory" || dsn.contains(":memory:") || dsn.contains("mode=memory");
     // Kratos DSNs carry `_fk=true`; foreign keys are always on here, so drop Go-only params.
+    let (dsn, max_conns) = take_max_conns_or(dsn, SQLITE_MAX_CONNS)?;
     let cleaned = if dsn == "memory" {
         "sqlite::memory:".to_owned()
     } else {
-        strip_go_params(dsn)
+        strip_go_params(&dsn)
     };
     let opts = SqliteConnectOptions::from_str(&cleaned)
         .map_err(ConnectError::Invalid)?
@@ -115,7 +127,7 @@ fn sqlite_pool(dsn: &str) -> Result<SqlitePool, ConnectError> {
             .idle_timeout(None)
             .max_lifetime(None)
     } else {
-        SqlitePoolOptions::new().max_connections(8)
+        SqlitePoolOptions::new().max_connections(max_conns)
     };
     // A SQLite connection is a file handle: nothing can close it behind the pool's back, so
     // no ping before use (each would be a trip through the connection's worker thread).
@@ -170,6 +182,22 @@ mod tests {
             panic!("a postgres store");
         };
         assert_eq!(pool.options().get_max_connections(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_has_two_connections_unless_max_conns_says_otherwise() {
+        let size = |dsn: &str| match Store::connect_lazy(dsn).unwrap() {
+            Store::Sqlite(pool) => pool.options().get_max_connections(),
+            Store::Postgres(_) => panic!("a sqlite store"),
+        };
+        assert_eq!(size("sqlite://verity-unused.db?mode=rwc"), SQLITE_MAX_CONNS);
+        assert_eq!(size("sqlite://verity-unused.db?_fk=true&max_conns=5"), 5);
+        assert_eq!(
+            size("memory"),
+            1,
+            "an in-memory database lives in one connection"
+        );
+        assert!(Store::connect_lazy("sqlite://verity-unused.db?max_conns=x").is_err());
     }
 
     #[test]
