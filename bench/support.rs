@@ -32,6 +32,10 @@ pub async fn settings(db: &str) -> anyhow::Result<(Settings, Cleanup)> {
     if std::env::var_os("BENCH_COURIER_OFF").is_some() {
         s.courier.worker.enabled = false;
     }
+    // BENCH_WAKE_SETTLE=1ms: the courier's `wake_settle`.
+    if let Ok(settle) = std::env::var("BENCH_WAKE_SETTLE") {
+        s.courier.worker.wake_settle = settle.parse()?;
+    }
     let dir = std::env::temp_dir().join(format!("verity-bench-{}", uuid::Uuid::new_v4()));
     if db == "postgres" {
         let url =

@@ -361,6 +361,7 @@ fn serve(
             }))
             .wrap(TracingLogger::<http::RedactedRootSpan>::new())
             .wrap(from_fn(http::clean_path::clean_path))
+            .wrap(from_fn(http::wake_after::wake_after_response))
             .app_data(data.clone())
             .app_data(json)
             .app_data(query)

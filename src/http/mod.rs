@@ -25,6 +25,7 @@ mod schemas;
 pub mod slow_clients;
 mod state;
 pub mod ui;
+pub mod wake_after;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
