@@ -63,17 +63,38 @@ impl<B: MessageBody> MessageBody for WakeAfter<B> {
 
 #[cfg(test)]
 mod tests {
+    use std::pin::pin;
+
+    use actix_web::body::BoxBody;
+    use futures_util::future::poll_fn;
+
     use super::*;
-    use actix_web::body::{self, BoxBody};
+    use crate::persistence::courier_wake::{after_commit, mark_queued};
+    use crate::persistence::{Store, StoreError};
 
     #[actix_web::test]
-    async fn the_wrapped_body_is_passed_through_whole() {
+    async fn the_body_passes_through_and_its_end_wakes_the_couriers() {
+        let store = Store::connect_lazy("memory").unwrap();
+        let signal = store.outbox_wake().subscribe();
+        let queue = after_commit(&store, async {
+            mark_queued();
+            Ok::<_, StoreError>(())
+        });
+        let (queued, held) = hold_wakes(queue).await;
+        queued.unwrap();
         let wrapped = WakeAfter {
             body: BoxBody::new("a body"),
-            held: Some(HeldWakes::default()),
+            held: Some(held),
         };
         assert_eq!(wrapped.size(), BodySize::Sized(6));
-        let bytes = body::to_bytes(wrapped).await.unwrap();
-        assert_eq!(&bytes[..], b"a body");
+        let mut body = pin!(wrapped);
+        let chunk = poll_fn(|cx| body.as_mut().poll_next(cx)).await;
+        assert_eq!(&chunk.unwrap().unwrap()[..], b"a body");
+        assert!(
+            !signal.has_changed().unwrap(),
+            "woken before the body ended"
+        );
+        assert!(poll_fn(|cx| body.as_mut().poll_next(cx)).await.is_none());
+        assert!(signal.has_changed().unwrap(), "the body's end did not wake");
     }
 }

@@ -10,9 +10,10 @@
 //!
 //! Inside an HTTP request (`hold_wakes`, a middleware around every handler) the wake-up is
 //! held until the response has been written, or dropped unwritten: the request that queued a
-//! message answers before its delivery competes with it for the CPU, so a real message's send
-//! answers as fast as a decoy's, which wakes no one (SECURITY.md C3). A held wake-up is never
-//! lost: dropping it, on any path, wakes.
+//! message answers before its delivery competes with it for the CPU (with
+//! `courier.worker.wake_settle` one tick more), so a real message's send answers as fast as a
+//! decoy's, which wakes no one (SECURITY.md C3). A held wake-up is never lost: dropping it, on
+//! any path, wakes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
