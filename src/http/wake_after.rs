@@ -96,5 +96,6 @@ mod tests {
         );
         assert!(poll_fn(|cx| body.as_mut().poll_next(cx)).await.is_none());
         assert!(signal.has_changed().unwrap(), "the body's end did not wake");
+        store.forget_outbox_wake();
     }
 }
