@@ -3,7 +3,10 @@
 //! One dispatcher claims only as many messages as it can send at once (`concurrency`), so a
 //! lease covers only what is being sent; each claimed message goes straight to a send task.
 //! A send's slot is free again as soon as the transport has answered: recording the attempt
-//! (a commit) happens behind it, so the lanes never wait for the database's fsync.
+//! (a commit) happens behind it, so the lanes never wait for the database's fsync. The claimed
+//! messages not yet recorded (on the wire or answered) stay within twice `concurrency`: when
+//! the recorder falls that far behind, the lanes wait for it, so a worker that dies leaves at
+//! most that many to be sent again.
 //! A heartbeat renews the worker's leases every fifth of `lease` while anything is in flight,
 //! so the lease can be short and a dead worker's messages come back within seconds; a send
 //! starts only while at least half a lease is left. A recorder stores finished attempts in
@@ -60,8 +63,12 @@ impl Shared {
     }
 
     fn free_slots(&self) -> usize {
-        self.concurrency()
-            .saturating_sub(self.sending.load(Ordering::SeqCst))
+        let held = lock(&self.in_flight).len();
+        free_slots(
+            self.concurrency(),
+            self.sending.load(Ordering::SeqCst),
+            held,
+        )
     }
 
     /// Takes a claimed message into flight; `false` if it already is (the worker claimed its
@@ -128,6 +135,13 @@ impl Shared {
             self.done(id);
         }
     }
+}
+
+/// How many more messages a worker may claim: a lane must be free, and the claimed messages
+/// not yet recorded (`held`: on the wire or answered) stay within twice the concurrency.
+fn free_slots(concurrency: usize, sending: usize, held: usize) -> usize {
+    let lanes = concurrency.saturating_sub(sending);
+    lanes.min((2 * concurrency).saturating_sub(held))
 }
 
 pub(super) async fn run(worker: Worker, mut shutdown: watch::Receiver<bool>) {
@@ -334,5 +348,30 @@ async fn listen(pool: sqlx::PgPool, wake: Arc<OutboxWake>) {
             wake.wake();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_slots;
+
+    #[test]
+    fn a_lane_is_free_while_the_unrecorded_stay_within_twice_the_concurrency() {
+        assert_eq!(free_slots(4, 0, 0), 4, "idle");
+        assert_eq!(free_slots(4, 3, 3), 1, "three on the wire");
+        assert_eq!(free_slots(4, 0, 3), 4, "three answered, not recorded yet");
+        assert_eq!(free_slots(4, 2, 7), 1, "two on the wire, five waiting");
+        assert_eq!(
+            free_slots(4, 0, 8),
+            0,
+            "the recorder is two lane sets behind"
+        );
+        assert_eq!(free_slots(4, 4, 8), 0, "every lane busy, four waiting");
+        assert_eq!(
+            free_slots(1, 0, 1),
+            1,
+            "one lane: the next send while one is recorded"
+        );
+        assert_eq!(free_slots(1, 0, 2), 0, "but not a third");
     }
 }

@@ -72,8 +72,9 @@ async fn a_thousand_messages_arrive_once_while_a_node_is_killed_mid_send() {
         );
         assert_eq!(ids.len(), 2, "{to} arrived {} times", ids.len());
     }
-    // Only what the killed node had on the wire (its 4 senders) may arrive twice.
-    assert!(twice.len() <= 4, "{} messages arrived twice", twice.len());
+    // Only what the killed node had claimed and not recorded may arrive twice: at most twice
+    // its concurrency (4 on the wire, 4 answered and waiting for the recorder).
+    assert!(twice.len() <= 8, "{} messages arrived twice", twice.len());
     println!(
         "multinode courier: {total} messages, 3 nodes, node killed after {killed_at} arrivals; \
          all in {:.1} s, {} sent twice across the crash",

@@ -222,7 +222,12 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) -> std
             "DATA" => {
                 write.write_all(b"354 go ahead\r\n").await?;
                 let mut data = String::new();
-                while let Some(l) = lines.next_line().await? {
+                loop {
+                    // A client gone before the final "." sent no mail (a real server drops
+                    // the partial message too).
+                    let Some(l) = lines.next_line().await? else {
+                        return Ok(());
+                    };
                     if l == "." {
                         break;
                     }

@@ -235,9 +235,11 @@ async fn a_database_outage_while_sending_causes_no_second_send() {
 
 /// A lane takes the next message as soon as the provider has answered: recording the attempt
 /// (a commit, which waits for the disk) happens behind it. Here the first message's record
-/// waits on a row lock the test holds; with one lane, the second message still goes out.
+/// waits on a row lock the test holds; with one lane, the second message still goes out, and
+/// the third waits: no more than twice the concurrency is sent and not recorded, which bounds
+/// what a worker's death can send again.
 #[tokio::test]
-async fn a_lane_sends_the_next_message_while_the_last_one_is_being_recorded() {
+async fn a_lane_sends_the_next_message_while_the_last_one_is_being_recorded_but_no_further() {
     let sink = SmtpSink::start().await;
     sink.set_data_delay(Duration::from_millis(300));
     let Some(app) = crate::helpers::spawn_postgres_with(|s| {
@@ -277,15 +279,22 @@ async fn a_lane_sends_the_next_message_while_the_last_one_is_being_recorded() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let second = queue(&app, 1, "lane-b").await[0];
+    let later = queue(&app, 2, "lane-b").await;
     assert_eq!(
         sink.wait_for(2, Duration::from_secs(5)).await,
         2,
         "the second message went out while the first one's record waited"
     );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sink.mails().len(),
+        2,
+        "a third waits while two are sent and not recorded"
+    );
     sqlx::query("SELECT 1").execute(&mut *lock).await.unwrap();
     lock.commit().await.unwrap();
-    for id in [first, second] {
+    assert_eq!(sink.wait_for(3, Duration::from_secs(5)).await, 3);
+    for id in [first, later[0], later[1]] {
         let deadline = Instant::now() + Duration::from_secs(10);
         while admin_message(&app, id).await["status"] != "sent" {
             assert!(Instant::now() < deadline, "{id} was not recorded sent");
@@ -296,5 +305,5 @@ async fn a_lane_sends_the_next_message_while_the_last_one_is_being_recorded() {
     }
     let _ = stop.send(true);
     task.await.unwrap();
-    assert_eq!(sink.mails().len(), 2, "each sent once");
+    assert_eq!(sink.mails().len(), 3, "each sent once");
 }
