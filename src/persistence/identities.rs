@@ -107,16 +107,23 @@ const INSERT_IDENTITY: &str = r#"INSERT INTO identities
 const UPDATE_IDENTITY: &str = r#"UPDATE identities SET schema_id = $2, traits = $3, state = $4,
     state_changed_at = $5, metadata_public = $6, metadata_admin = $7, external_id = $8, updated_at = $9
     WHERE id = $1"#;
+// The children that carry a unique value (an address, an identifier) skip a conflict rather
+// than fail, so a duplicate runs every statement a new identity runs (SECURITY.md C3: a
+// taken address at sign-up costs what a new one costs); `write_children` then answers
+// `Conflict` and the caller's transaction (or savepoint) undoes what was written.
 const INSERT_ADDRESS: &str = r#"INSERT INTO identity_verifiable_addresses
     (id, identity_id, via, value, verified, verified_at, status, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#;
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT DO NOTHING"#;
 const INSERT_RECOVERY: &str = r#"INSERT INTO identity_recovery_addresses
-    (id, identity_id, via, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)"#;
+    (id, identity_id, via, value, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT DO NOTHING"#;
 const INSERT_CREDENTIAL: &str = r#"INSERT INTO identity_credentials
     (id, identity_id, type, config, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"#;
 const INSERT_IDENTIFIER: &str = r#"INSERT INTO identity_credential_identifiers
     (id, identity_credential_id, identity_id, type, identifier, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)"#;
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT DO NOTHING"#;
 const DELETE_ADDRESSES: &str = "DELETE FROM identity_verifiable_addresses WHERE identity_id = $1";
 const DELETE_RECOVERY: &str = "DELETE FROM identity_recovery_addresses WHERE identity_id = $1";
 const DELETE_CREDENTIALS: &str = "DELETE FROM identity_credentials WHERE identity_id = $1";
@@ -226,8 +233,10 @@ super::backend_modules! {
     }
 
     async fn write_children(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<(), StoreError> {
+        // Rows a unique value kept out; every statement runs anyway (see INSERT_ADDRESS).
+        let mut skipped = 0;
         for a in &i.verifiable_addresses {
-            sqlx::query(INSERT_ADDRESS)
+            let res = sqlx::query(INSERT_ADDRESS)
                 .bind(a.id)
                 .bind(i.id)
                 .bind(a.via.as_str())
@@ -239,9 +248,10 @@ super::backend_modules! {
                 .bind(a.updated_at)
                 .execute(&mut **tx)
                 .await?;
+            skipped += usize::from(res.rows_affected() == 0);
         }
         for r in &i.recovery_addresses {
-            sqlx::query(INSERT_RECOVERY)
+            let res = sqlx::query(INSERT_RECOVERY)
                 .bind(r.id)
                 .bind(i.id)
                 .bind(r.via.as_str())
@@ -250,6 +260,7 @@ super::backend_modules! {
                 .bind(r.updated_at)
                 .execute(&mut **tx)
                 .await?;
+            skipped += usize::from(res.rows_affected() == 0);
         }
         for c in &i.credentials {
             sqlx::query(INSERT_CREDENTIAL)
@@ -263,7 +274,7 @@ super::backend_modules! {
                 .execute(&mut **tx)
                 .await?;
             for identifier in &c.identifiers {
-                sqlx::query(INSERT_IDENTIFIER)
+                let res = sqlx::query(INSERT_IDENTIFIER)
                     .bind(uuid::Uuid::now_v7())
                     .bind(c.id)
                     .bind(i.id)
@@ -273,9 +284,15 @@ super::backend_modules! {
                     .bind(c.updated_at)
                     .execute(&mut **tx)
                     .await?;
+                skipped += usize::from(res.rows_affected() == 0);
             }
         }
-        Ok(())
+        match skipped {
+            0 => Ok(()),
+            _ => Err(StoreError::Conflict(sqlx::Error::Protocol(
+                "an address or identifier belongs to another identity".into(),
+            ))),
+        }
     }
 
     pub async fn get_identity(pool: &Pool<Db>, id: Uuid) -> Result<Option<Identity>, StoreError> {

@@ -11,6 +11,7 @@ crate::contract!(
     insert_then_get_returns_the_same_identity,
     duplicate_identifier_conflicts_and_writes_nothing,
     duplicate_verifiable_address_conflicts,
+    duplicate_recovery_address_conflicts_and_an_update_into_one_changes_nothing,
     update_replaces_children,
     update_of_missing_identity_reports_false,
     delete_cascades_and_reports,
@@ -102,6 +103,38 @@ async fn duplicate_verifiable_address_conflicts(store: &Store) {
         store.insert_identity(&dup).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+// Conflicting children are skipped, not failed, so that a duplicate runs every statement a
+// new identity runs (SECURITY.md C3); the conflict must still undo the whole write.
+async fn duplicate_recovery_address_conflicts_and_an_update_into_one_changes_nothing(
+    store: &Store,
+) {
+    let a = identity("a@example.com");
+    store.insert_identity(&a).await.unwrap();
+    let mut dup = identity("b@example.com");
+    dup.recovery_addresses[0].value = "a@example.com".into();
+    let err = store.insert_identity(&dup).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get_identity(dup.id).await.unwrap(), None);
+    let page = store
+        .list_identities(None, 10, Some("b@example.com"))
+        .await
+        .unwrap();
+    assert!(page.identities.is_empty(), "no identifier of it was kept");
+
+    let b = identity("b@example.com");
+    store.insert_identity(&b).await.unwrap();
+    let mut moved = b.clone();
+    moved.verifiable_addresses[0].value = "a@example.com".into();
+    moved.credentials[0].identifiers = vec!["b2@example.com".into()];
+    let err = store.update_identity(&moved).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.get_identity(b.id).await.unwrap(),
+        Some(b),
+        "the update rolled back, its deleted children too"
+    );
 }
 
 async fn update_replaces_children(store: &Store) {
