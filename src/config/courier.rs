@@ -160,7 +160,8 @@ pub struct WorkerConfig {
     pub pull_wait: GoDuration,
     /// Concurrent senders inside one process. A send is mostly waiting on the provider, so
     /// lanes are cheap; with 4 (the earlier default) the queue, not the provider, set the time
-    /// to inbox once a few hundred codes a second were sent.
+    /// to inbox once a few hundred codes a second were sent. A worker also keeps at most twice
+    /// this many messages claimed and not yet recorded: what it may send again if it dies.
     pub concurrency: usize,
     /// How long a claimed message stays leased to its worker. The worker's heartbeat renews
     /// the lease every fifth of it while the send is in flight, so a slow provider is fine; a
