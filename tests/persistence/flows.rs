@@ -31,7 +31,7 @@ fn raw(v: serde_json::Value) -> Json<Box<RawValue>> {
     Json(to_raw_value(&v).unwrap())
 }
 
-fn record(kind: &str, now: DateTime<Utc>) -> FlowRecord {
+pub fn record(kind: &str, now: DateTime<Utc>) -> FlowRecord {
     FlowRecord {
         id: Uuid::new_v4(),
         kind: kind.into(),
@@ -68,7 +68,7 @@ fn challenge(secret: &str, address: Option<Uuid>, now: DateTime<Utc>) -> NewChal
     }
 }
 
-fn sent(f: &FlowRecord) -> FlowRecord {
+pub fn sent(f: &FlowRecord) -> FlowRecord {
     let mut s = f.clone();
     s.state = "sent_email".into();
     s.via = Some("email".into());
@@ -321,7 +321,7 @@ async fn an_expired_code_is_refused(store: &Store) {
 }
 
 /// The codes stored for a flow, read beside the store.
-async fn stored_codes(store: &Store, flow: Uuid) -> i64 {
+pub async fn stored_codes(store: &Store, flow: Uuid) -> i64 {
     const SQL: &str = "SELECT count(*) FROM selfservice_flow_challenges WHERE flow_id = $1";
     match store {
         Store::Postgres(pool) => sqlx::query_scalar(SQL).bind(flow).fetch_one(pool).await,

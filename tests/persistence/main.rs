@@ -2,6 +2,7 @@
 //! (`TEST_DATABASE_URL`; each test gets its own schema). Without TEST_DATABASE_URL the
 //! Postgres half skips loudly, and fails under CI.
 
+mod code_owners;
 mod flows;
 mod identities;
 mod outbox;
