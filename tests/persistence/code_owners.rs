@@ -3,7 +3,6 @@
 
 use chrono::Duration;
 use uuid::Uuid;
-use verity::identity::Identity;
 use verity::persistence::Store;
 use verity::persistence::challenges::{NewChallenge, SendChallenge, SendResult};
 
@@ -12,7 +11,7 @@ use crate::identities::{identity, t};
 
 crate::contract!(a_code_goes_with_its_address_and_with_its_identity,);
 
-/// A new verification flow with one code for `identity` (whom it proves) and `address`.
+/// A new recovery flow with one code for `identity` (whom it proves) and `address`.
 async fn flow_with_code(store: &Store, identity: Option<Uuid>, address: Option<Uuid>) -> Uuid {
     let now = t();
     let f = record("recovery", now);
@@ -42,14 +41,10 @@ async fn flow_with_code(store: &Store, identity: Option<Uuid>, address: Option<U
     f.id
 }
 
-async fn stored(store: &Store, i: &Identity) {
-    store.insert_identity(i).await.unwrap();
-}
-
 async fn a_code_goes_with_its_address_and_with_its_identity(store: &Store) {
     // An update writes the identity's addresses anew: the codes sent to them go (as before).
     let a = identity("a@example.com");
-    stored(store, &a).await;
+    store.insert_identity(&a).await.unwrap();
     let to_address = flow_with_code(store, None, Some(a.verifiable_addresses[0].id)).await;
     let to_identity = flow_with_code(store, Some(a.id), None).await;
     assert!(store.update_identity(&a).await.unwrap());
@@ -72,8 +67,8 @@ async fn a_code_goes_with_its_address_and_with_its_identity(store: &Store) {
 
     // So does the removal of never-verified identities, several in one statement.
     let (b, c) = (identity("b@example.com"), identity("c@example.com"));
-    stored(store, &b).await;
-    stored(store, &c).await;
+    store.insert_identity(&b).await.unwrap();
+    store.insert_identity(&c).await.unwrap();
     let codes = [
         flow_with_code(store, Some(b.id), Some(b.verifiable_addresses[0].id)).await,
         flow_with_code(store, Some(c.id), None).await,
