@@ -328,7 +328,11 @@ async fn heartbeat(shared: Arc<Shared>) {
 }
 
 /// Wakes this process's couriers when another process queues a message (Postgres NOTIFY).
-async fn listen(pool: sqlx::PgPool, wake: Arc<OutboxWake>) {
+async fn listen(pool: crate::persistence::PgPool, wake: Arc<OutboxWake>) {
+    // The listener's connection is its own, outside the store's pool.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with(pool.connect_options().clone());
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(l) => l,

@@ -239,9 +239,8 @@ pub(super) fn judge<'r>(rows: &'r [ChallengeRow], u: &UseCode<'_>) -> Verdict<'r
 }
 
 super::backend_modules! {
-    use sqlx::Pool;
 
-    pub async fn outstanding(pool: &Pool<Db>, o: Outstanding<'_>) -> Result<Option<Uuid>, StoreError> {
+    pub async fn outstanding(pool: &DbPool, o: Outstanding<'_>) -> Result<Option<Uuid>, StoreError> {
         Ok(sqlx::query_scalar(OUTSTANDING)
             .bind(o.address_id)
             .bind(o.now)
@@ -252,15 +251,15 @@ super::backend_modules! {
             .await?)
     }
 
-    pub async fn find_owner(pool: &Pool<Db>, via: &str, value: &str) -> Result<Option<AddressOwner>, StoreError> {
+    pub async fn find_owner(pool: &DbPool, via: &str, value: &str) -> Result<Option<AddressOwner>, StoreError> {
         Ok(sqlx::query_as(FIND_ADDRESS).bind(via).bind(value).fetch_optional(pool).await?)
     }
 
-    pub async fn find_recovery(pool: &Pool<Db>, via: &str, value: &str) -> Result<Option<RecoveryOwner>, StoreError> {
+    pub async fn find_recovery(pool: &DbPool, via: &str, value: &str) -> Result<Option<RecoveryOwner>, StoreError> {
         Ok(sqlx::query_as(FIND_RECOVERY).bind(via).bind(value).fetch_optional(pool).await?)
     }
 
-    pub async fn identity_of(pool: &Pool<Db>, address_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+    pub async fn identity_of(pool: &DbPool, address_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         Ok(sqlx::query_scalar(IDENTITY_OF_ADDRESS).bind(address_id).fetch_optional(pool).await?)
     }
 }

@@ -14,8 +14,8 @@
 //! then the matching challenge is consumed, its address verified and the flow saved, again in
 //! one statement, all of it only if the `used_at IS NULL` guard held.
 
+use super::PgPool;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::challenges::{

@@ -5,7 +5,7 @@
 //! statement). On SQLite the write lock is taken up front (`BEGIN IMMEDIATE`), so the steps
 //! of two writers never interleave.
 
-use sqlx::{SqlitePool, Transaction};
+use sqlx::SqlitePool;
 
 use super::challenges::{
     ChallengeRow, CodeUse, SendChallenge, SendResult, UseCode, Verdict, attempt_ends,
@@ -14,8 +14,6 @@ use super::challenges::{
 use super::dialect::sqlite::BEGIN_WRITE;
 use super::flows::lite as flows;
 use super::{StoreError, finish};
-
-type Db = sqlx::Sqlite;
 
 const SEND_FLOW: &str = r#"UPDATE selfservice_flows
     SET state = $2, active_method = $3, ui = $4, via = $5, sent_to = $6,
@@ -40,16 +38,15 @@ const VERIFY_ADDRESS: &str = r#"UPDATE identity_verifiable_addresses
     SET verified = TRUE, verified_at = $2, status = 'completed', updated_at = $2 WHERE id = $1"#;
 
 super::backend_modules! {
-    use sqlx::{Pool, Transaction};
 
-    pub async fn send(pool: &Pool<Db>, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
+    pub async fn send(pool: &DbPool, s: SendChallenge<'_>) -> Result<SendResult, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = send_in(&mut tx, s).await;
         crate::persistence::finish(tx, result).await
     }
 
     async fn send_in(
-        tx: &mut Transaction<'static, Db>,
+        tx: &mut DbTx,
         s: SendChallenge<'_>,
     ) -> Result<SendResult, StoreError> {
         let f = s.flow;
@@ -94,7 +91,10 @@ pub(super) async fn use_code(pool: &SqlitePool, u: UseCode<'_>) -> Result<CodeUs
     finish(tx, result).await
 }
 
-async fn use_in(tx: &mut Transaction<'static, Db>, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
+async fn use_in(
+    tx: &mut super::dialect::sqlite::Tx,
+    u: UseCode<'_>,
+) -> Result<CodeUse, StoreError> {
     // Counted first: at most max_submissions guesses are ever compared.
     let (count, state): (i32, String) = sqlx::query_as(COUNT_SUBMISSION)
         .bind(u.flow_id)

@@ -78,9 +78,8 @@ impl Store {
 }
 
 super::backend_modules! {
-    use sqlx::Pool;
 
-    pub async fn delete_batch(pool: &Pool<Db>, sql: &'static str, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+    pub async fn delete_batch(pool: &DbPool, sql: &'static str, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
         let done = sqlx::query(sql).bind(cutoff).bind(i64::from(batch)).execute(pool).await?;
         Ok(done.rows_affected())
     }

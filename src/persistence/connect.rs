@@ -4,11 +4,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::SqlitePool;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
 
-use super::{ConnectError, Store};
+use super::{ConnectError, PgPool, Store};
 
 impl Store {
     /// Builds a pool from a Kratos-style DSN. Connections are made lazily, so a server can start
@@ -71,26 +71,11 @@ fn take_max_conns_or(dsn: &str, default: u32) -> Result<(String, u32), ConnectEr
     Ok((dsn, max))
 }
 
-/// A pooled Postgres connection idle for longer than this is pinged before use (the server or
-/// a proxy may have closed it meanwhile); one in steady use is not, since sqlx's default (a
-/// ping on every acquire) costs a database round trip per store call. A connection that broke
-/// anyway fails its statement, is dropped, and the next acquire opens a fresh one.
-const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+/// Connections are opened on first use; an acquire waits at most this long for one.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn postgres_pool_of(opts: PgConnectOptions, max_conns: u32) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(max_conns)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IDLE_AFTER {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-        .acquire_timeout(Duration::from_secs(3))
-        .connect_lazy_with(opts)
+    PgPool::new(opts, max_conns, PG_ACQUIRE_TIMEOUT)
 }
 
 /// Connections to a SQLite file unless the DSN says `max_conns=N`: one writes while another
@@ -181,7 +166,7 @@ mod tests {
         else {
             panic!("a postgres store");
         };
-        assert_eq!(pool.options().get_max_connections(), 5);
+        assert_eq!(pool.max_connections(), 5);
     }
 
     #[tokio::test]

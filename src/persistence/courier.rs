@@ -163,12 +163,11 @@ const EXPIRE: &str = r#"UPDATE courier_messages SET status = 'expired', lease_ow
     WHERE expires_at <= $1 AND (status = 'queued' OR (status = 'processing' AND next_attempt_at <= $1))
     RETURNING type"#;
 super::backend_modules! {
-    use sqlx::{Pool, Transaction};
     use super::CourierDialect;
 
     /// Writes one outbox row inside the caller's transaction, so the message commits together
     /// with the code it carries, or not at all. The couriers are woken after the commit.
-    pub async fn insert_message(tx: &mut Transaction<'static, Db>, m: &OutboxMessage) -> Result<(), StoreError> {
+    pub async fn insert_message(tx: &mut DbTx, m: &OutboxMessage) -> Result<(), StoreError> {
         bind_message!(sqlx::query(INSERT_MESSAGE), m)
             .execute(&mut **tx)
             .await?;
@@ -176,7 +175,7 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn enqueue_messages(pool: &Pool<Db>, ms: &[OutboxMessage]) -> Result<(), StoreError> {
+    pub async fn enqueue_messages(pool: &DbPool, ms: &[OutboxMessage]) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = async {
             for m in ms {
@@ -189,7 +188,7 @@ super::backend_modules! {
     }
 
     pub async fn claim_messages(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         now: DateTime<Utc>,
         lease: &Lease,
         limit: u32,
@@ -204,12 +203,12 @@ super::backend_modules! {
         rows.into_iter().map(ClaimedMessage::try_from).collect()
     }
 
-    pub async fn renew_leases(pool: &Pool<Db>, owner: Uuid, until: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn renew_leases(pool: &DbPool, owner: Uuid, until: DateTime<Utc>) -> Result<u64, StoreError> {
         let res = sqlx::query(RENEW).bind(owner).bind(until).execute(pool).await?;
         Ok(res.rows_affected())
     }
 
-    pub async fn release_messages(pool: &Pool<Db>, owner: Uuid, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn release_messages(pool: &DbPool, owner: Uuid, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = async {
             for id in ids {
@@ -221,7 +220,7 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    pub async fn expire_messages(pool: &Pool<Db>, now: DateTime<Utc>) -> Result<Vec<Channel>, StoreError> {
+    pub async fn expire_messages(pool: &DbPool, now: DateTime<Utc>) -> Result<Vec<Channel>, StoreError> {
         let kinds: Vec<String> = sqlx::query_scalar(EXPIRE).bind(now).fetch_all(pool).await?;
         kinds
             .iter()
@@ -229,7 +228,7 @@ super::backend_modules! {
             .collect()
     }
 
-    pub async fn purge_message_bodies(pool: &Pool<Db>, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+    pub async fn purge_message_bodies(pool: &DbPool, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
         let res = sqlx::query(<Db as CourierDialect>::PURGE)
             .bind(before)
             .bind(i64::from(limit))

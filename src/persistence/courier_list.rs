@@ -52,10 +52,10 @@ fn select_page() -> String {
 }
 
 super::backend_modules! {
-    use sqlx::{AssertSqlSafe, Pool};
+    use sqlx::AssertSqlSafe;
 
     pub async fn list_messages(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         filter: &MessageFilter,
         before: Option<Uuid>,
         limit: u32,
@@ -74,7 +74,7 @@ super::backend_modules! {
     }
 
     pub async fn get_message(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         id: Uuid,
     ) -> Result<Option<(OutboxMessage, Vec<Dispatch>)>, StoreError> {
         let mut conn = pool.acquire().await?;
@@ -90,7 +90,7 @@ super::backend_modules! {
         Ok(Some((OutboxMessage::try_from(row)?, dispatches.into_iter().map(Dispatch::from).collect())))
     }
 
-    pub async fn message_status_counts(pool: &Pool<Db>) -> Result<Vec<(MessageStatus, i64)>, StoreError> {
+    pub async fn message_status_counts(pool: &DbPool) -> Result<Vec<(MessageStatus, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(STATUS_COUNTS).fetch_all(pool).await?;
         rows.into_iter()
             .map(|(s, n)| {

@@ -132,7 +132,7 @@ fn attempts_of(r: &AttemptRecord) -> i32 {
 
 /// A batch of attempts in one statement.
 async fn record_pg(
-    pool: &sqlx::PgPool,
+    pool: &super::PgPool,
     owner: Uuid,
     records: &[AttemptRecord],
 ) -> Result<(), StoreError> {

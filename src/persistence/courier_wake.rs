@@ -179,7 +179,7 @@ static REGISTRY: LazyLock<Mutex<HashMap<usize, Arc<OutboxWake>>>> = LazyLock::ne
 
 fn pool_key(store: &Store) -> usize {
     match store {
-        Store::Postgres(p) => Arc::as_ptr(&p.connect_options()).addr(),
+        Store::Postgres(p) => p.key(),
         Store::Sqlite(p) => Arc::as_ptr(&p.connect_options()).addr(),
     }
 }

@@ -43,10 +43,9 @@ struct Row {
 }
 
 super::backend_modules! {
-    use sqlx::Pool;
     use sqlx::types::Json;
 
-    pub async fn insert_error(pool: &Pool<Db>, e: &StoredError) -> Result<(), StoreError> {
+    pub async fn insert_error(pool: &DbPool, e: &StoredError) -> Result<(), StoreError> {
         sqlx::query(INSERT)
             .bind(e.id)
             .bind(Json(&e.error))
@@ -57,7 +56,7 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn get_error(pool: &Pool<Db>, id: Uuid) -> Result<Option<StoredError>, StoreError> {
+    pub async fn get_error(pool: &DbPool, id: Uuid) -> Result<Option<StoredError>, StoreError> {
         let row: Option<Row> = sqlx::query_as(SELECT).bind(id).fetch_optional(pool).await?;
         Ok(row.map(|r| StoredError {
             id: r.id,
@@ -67,7 +66,7 @@ super::backend_modules! {
         }))
     }
 
-    pub async fn purge_errors(pool: &Pool<Db>, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn purge_errors(pool: &DbPool, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let res = sqlx::query(PURGE).bind(before).execute(pool).await?;
         Ok(res.rows_affected())
     }

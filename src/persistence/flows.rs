@@ -103,9 +103,8 @@ macro_rules! bind_saved_flow {
 pub(super) use bind_saved_flow;
 
 super::backend_modules! {
-    use sqlx::Pool;
 
-    pub async fn insert(pool: &Pool<Db>, f: &FlowRecord) -> Result<(), StoreError> {
+    pub async fn insert(pool: &DbPool, f: &FlowRecord) -> Result<(), StoreError> {
         sqlx::query(INSERT)
             .bind(f.id)
             .bind(&f.kind)
@@ -128,17 +127,17 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn get(pool: &Pool<Db>, kind: &str, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
+    pub async fn get(pool: &DbPool, kind: &str, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM selfservice_flows WHERE id = $1 AND kind = $2");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(kind).fetch_optional(pool).await?)
     }
 
-    pub async fn get_any(pool: &Pool<Db>, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
+    pub async fn get_any(pool: &DbPool, id: Uuid) -> Result<Option<FlowRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM selfservice_flows WHERE id = $1");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?)
     }
 
-    pub async fn update(pool: &Pool<Db>, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn update(pool: &DbPool, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut conn = pool.acquire().await?;
         save(&mut conn, f, now).await
     }
@@ -156,7 +155,7 @@ super::backend_modules! {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn update_if_unchanged(pool: &Pool<Db>, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn update_if_unchanged(pool: &DbPool, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let r = bind_saved_flow!(sqlx::query(UPDATE_IF_UNCHANGED), f)
             .bind(now)
             .bind(f.updated_at)

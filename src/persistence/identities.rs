@@ -159,16 +159,15 @@ const SELECT_IDENTIFIERS: &str = r#"SELECT identity_credential_id, identifier
 
 super::backend_modules! {
     use sqlx::types::Json;
-    use sqlx::{Pool, Transaction};
     use crate::persistence::rows::{self, AddressRow, Children, CredentialRow, IdentifierRow, IdentityRow, RecoveryRow};
 
-    pub async fn insert_identity(pool: &Pool<Db>, i: &Identity) -> Result<(), StoreError> {
+    pub async fn insert_identity(pool: &DbPool, i: &Identity) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = insert_in(&mut tx, i).await;
         crate::persistence::finish(tx, result).await
     }
 
-    pub(in crate::persistence) async fn insert_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<(), StoreError> {
+    pub(in crate::persistence) async fn insert_in(tx: &mut DbTx, i: &Identity) -> Result<(), StoreError> {
         sqlx::query(INSERT_IDENTITY)
             .bind(i.id)
             .bind(&i.schema_id)
@@ -185,13 +184,13 @@ super::backend_modules! {
         write_children(tx, i).await
     }
 
-    pub async fn update_identity(pool: &Pool<Db>, i: &Identity) -> Result<bool, StoreError> {
+    pub async fn update_identity(pool: &DbPool, i: &Identity) -> Result<bool, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = update_in(&mut tx, i).await;
         crate::persistence::finish(tx, result).await
     }
 
-    pub async fn update_with_messages(pool: &Pool<Db>, i: &Identity, messages: &[crate::persistence::OutboxMessage], end_sessions_except: Option<Uuid>) -> Result<bool, StoreError> {
+    pub async fn update_with_messages(pool: &DbPool, i: &Identity, messages: &[crate::persistence::OutboxMessage], end_sessions_except: Option<Uuid>) -> Result<bool, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = async {
             if !update_in(&mut tx, i).await? {
@@ -209,7 +208,7 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    pub(in crate::persistence) async fn update_in(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<bool, StoreError> {
+    pub(in crate::persistence) async fn update_in(tx: &mut DbTx, i: &Identity) -> Result<bool, StoreError> {
         let res = sqlx::query(UPDATE_IDENTITY)
             .bind(i.id)
             .bind(&i.schema_id)
@@ -232,7 +231,7 @@ super::backend_modules! {
         Ok(true)
     }
 
-    async fn write_children(tx: &mut Transaction<'static, Db>, i: &Identity) -> Result<(), StoreError> {
+    async fn write_children(tx: &mut DbTx, i: &Identity) -> Result<(), StoreError> {
         // Rows a unique value kept out; every statement runs anyway (see INSERT_ADDRESS).
         let mut skipped = 0;
         for a in &i.verifiable_addresses {
@@ -295,13 +294,13 @@ super::backend_modules! {
         }
     }
 
-    pub async fn get_identity(pool: &Pool<Db>, id: Uuid) -> Result<Option<Identity>, StoreError> {
+    pub async fn get_identity(pool: &DbPool, id: Uuid) -> Result<Option<Identity>, StoreError> {
         let rows: Vec<IdentityRow> = sqlx::query_as(SELECT_IDENTITY).bind(id).fetch_all(pool).await?;
         Ok(with_children(pool, rows).await?.pop())
     }
 
     pub async fn find_identity_by_identifier(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         kind: &str,
         identifier: &str,
     ) -> Result<Option<Identity>, StoreError> {
@@ -314,7 +313,7 @@ super::backend_modules! {
     }
 
     pub async fn find_credential_holder(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         kind: &str,
         identifier: &str,
     ) -> Result<Option<CredentialHolder>, StoreError> {
@@ -333,7 +332,7 @@ super::backend_modules! {
     }
 
     pub async fn list_identities(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         after: Option<Uuid>,
         limit: u32,
         identifier: Option<&str>,
@@ -349,12 +348,12 @@ super::backend_modules! {
         Ok(IdentityPage { identities: with_children(pool, rows).await?, has_more })
     }
 
-    pub async fn delete_identity(pool: &Pool<Db>, id: Uuid) -> Result<bool, StoreError> {
+    pub async fn delete_identity(pool: &DbPool, id: Uuid) -> Result<bool, StoreError> {
         let res = sqlx::query(DELETE_IDENTITY).bind(id).execute(pool).await?;
         Ok(res.rows_affected() == 1)
     }
 
-    async fn with_children(pool: &Pool<Db>, rows: Vec<IdentityRow>) -> Result<Vec<Identity>, StoreError> {
+    async fn with_children(pool: &DbPool, rows: Vec<IdentityRow>) -> Result<Vec<Identity>, StoreError> {
         let (Some(first), Some(last)) = (rows.iter().map(|r| r.id).min(), rows.iter().map(|r| r.id).max()) else {
             return Ok(Vec::new());
         };

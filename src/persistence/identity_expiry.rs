@@ -37,15 +37,14 @@ const EXPIRED: &str = r#"i.created_at < $1
     AND NOT EXISTS (SELECT 1 FROM identity_verifiable_addresses a WHERE a.identity_id = i.id AND a.verified)"#;
 
 super::backend_modules! {
-    use sqlx::Pool;
 
-    pub async fn delete_unverified(pool: &Pool<Db>, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+    pub async fn delete_unverified(pool: &DbPool, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM identities WHERE id IN (SELECT i.id FROM identities i WHERE {EXPIRED} LIMIT $2)");
         let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before).bind(i64::from(limit)).execute(pool).await?;
         Ok(done.rows_affected())
     }
 
-    pub async fn delete_one_unverified(pool: &Pool<Db>, id: Uuid, before: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn delete_one_unverified(pool: &DbPool, id: Uuid, before: DateTime<Utc>) -> Result<bool, StoreError> {
         let sql = format!("DELETE FROM identities WHERE id IN (SELECT i.id FROM identities i WHERE {EXPIRED} AND i.id = $2)");
         let done = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before).bind(id).execute(pool).await?;
         Ok(done.rows_affected() == 1)

@@ -39,7 +39,7 @@ impl Store {
             Self::Postgres(p) => PoolUsage {
                 size: p.size(),
                 idle: p.num_idle() as u32,
-                max: p.options().get_max_connections(),
+                max: p.max_connections(),
             },
             Self::Sqlite(p) => PoolUsage {
                 size: p.size(),
@@ -51,13 +51,12 @@ impl Store {
 }
 
 super::backend_modules! {
-    use sqlx::Pool;
 
-    pub async fn backlog(pool: &Pool<Db>) -> Result<Vec<(String, i64, Option<DateTime<Utc>>)>, StoreError> {
+    pub async fn backlog(pool: &DbPool) -> Result<Vec<(String, i64, Option<DateTime<Utc>>)>, StoreError> {
         Ok(sqlx::query_as(BACKLOG).fetch_all(pool).await?)
     }
 
-    pub async fn count_identities(pool: &Pool<Db>) -> Result<i64, StoreError> {
+    pub async fn count_identities(pool: &DbPool) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(COUNT_IDENTITIES).fetch_one(pool).await?)
     }
 }

@@ -20,13 +20,15 @@ mod identities;
 mod identity_expiry;
 mod metrics;
 mod passwords;
+pub mod pg_pool;
 pub mod phone;
 mod ratelimit;
 pub mod recovery;
 mod rows;
 pub mod sessions;
 
-use sqlx::{PgPool, SqlitePool};
+pub use pg_pool::PgPool;
+use sqlx::SqlitePool;
 
 pub use courier_rows::{
     AttemptRecord, AttemptResult, Channel, ClaimedMessage, Dispatch, Lease, MessageFilter,
@@ -45,6 +47,10 @@ macro_rules! backend_modules {
             type Db = sqlx::Postgres;
             #[allow(unused_imports)]
             use $crate::persistence::dialect::postgres as dialect;
+            #[allow(dead_code)]
+            type DbPool = dialect::Pool;
+            #[allow(dead_code)]
+            type DbTx = dialect::Tx;
             $($body)*
         }
         pub(super) mod lite {
@@ -54,6 +60,10 @@ macro_rules! backend_modules {
             type Db = sqlx::Sqlite;
             #[allow(unused_imports)]
             use $crate::persistence::dialect::sqlite as dialect;
+            #[allow(dead_code)]
+            type DbPool = dialect::Pool;
+            #[allow(dead_code)]
+            type DbTx = dialect::Tx;
             $($body)*
         }
     };
@@ -85,6 +95,8 @@ pub(crate) mod dialect {
     pub mod postgres {
         /// Statement that opens a transaction that will write.
         pub const BEGIN_WRITE: &str = "BEGIN";
+        pub type Pool = crate::persistence::pg_pool::PgPool;
+        pub type Tx = crate::persistence::pg_pool::PgTx;
         /// The outbox of the same backend, for units of work that queue a message.
         pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
         pub(in crate::persistence) use crate::persistence::identities::pg as identities;
@@ -93,6 +105,8 @@ pub(crate) mod dialect {
         /// Takes the write lock up front, so two writers queue on busy_timeout instead of
         /// failing with SQLITE_BUSY when a reader tries to upgrade.
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+        pub type Pool = sqlx::SqlitePool;
+        pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
         pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
         pub(in crate::persistence) use crate::persistence::identities::lite as identities;
     }
@@ -101,8 +115,8 @@ pub(crate) mod dialect {
 /// Ends a unit of work: commit on success, an explicit rollback on failure. Dropping an open
 /// transaction would only queue the ROLLBACK until the connection's next use, holding its
 /// locks meanwhile.
-pub(crate) async fn finish<DB: sqlx::Database, T>(
-    tx: sqlx::Transaction<'static, DB>,
+pub(crate) async fn finish<T>(
+    tx: impl UnitOfWork,
     result: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     match result {
@@ -116,6 +130,30 @@ pub(crate) async fn finish<DB: sqlx::Database, T>(
             }
             Err(e)
         }
+    }
+}
+
+/// An open transaction of either backend.
+pub(crate) trait UnitOfWork {
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    fn rollback(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl UnitOfWork for sqlx::Transaction<'_, sqlx::Sqlite> {
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        sqlx::Transaction::commit(self)
+    }
+    fn rollback(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        sqlx::Transaction::rollback(self)
+    }
+}
+
+impl UnitOfWork for pg_pool::PgTx {
+    fn commit(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        pg_pool::PgTx::commit(self)
+    }
+    fn rollback(self) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        pg_pool::PgTx::rollback(self)
     }
 }
 
@@ -218,7 +256,7 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
-            Self::Postgres(p) => PG_MIGRATIONS.run(p).await,
+            Self::Postgres(p) => PG_MIGRATIONS.run(&mut *p.acquire().await?).await,
             Self::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
         }
     }

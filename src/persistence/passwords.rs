@@ -22,7 +22,8 @@ impl Store {
 
 pub(super) mod pg {
     use super::*;
-    use sqlx::{PgPool, Postgres};
+    use crate::persistence::PgPool;
+    use sqlx::Postgres;
 
     const SWAP: &str = r#"UPDATE identity_credentials
         SET config = jsonb_set(config, '{hashed_password}', to_jsonb($3::text)), updated_at = $4

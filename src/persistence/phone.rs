@@ -117,9 +117,8 @@ const LIST_DELIVERIES: &str = r#"SELECT d.request_id, d.step, d.channel, d.sent_
     ORDER BY d.request_id, d.step"#;
 
 super::backend_modules! {
-    use sqlx::{Pool, Transaction};
 
-    pub async fn create_key(pool: &Pool<Db>, k: &ApiKey, secret_hash: &str) -> Result<(), StoreError> {
+    pub async fn create_key(pool: &DbPool, k: &ApiKey, secret_hash: &str) -> Result<(), StoreError> {
         sqlx::query(INSERT_KEY)
             .bind(k.id)
             .bind(&k.name)
@@ -132,30 +131,30 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn list_keys(pool: &Pool<Db>) -> Result<Vec<ApiKey>, StoreError> {
+    pub async fn list_keys(pool: &DbPool) -> Result<Vec<ApiKey>, StoreError> {
         Ok(sqlx::query_as(LIST_KEYS).fetch_all(pool).await?)
     }
 
-    pub async fn revoke_key(pool: &Pool<Db>, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn revoke_key(pool: &DbPool, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let r = sqlx::query(REVOKE_KEY).bind(id).bind(now).execute(pool).await?;
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn add_credits(pool: &Pool<Db>, id: Uuid, add: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn add_credits(pool: &DbPool, id: Uuid, add: i64) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(ADD_CREDITS).bind(id).bind(add).fetch_optional(pool).await?)
     }
 
-    pub async fn key_auth(pool: &Pool<Db>, key: &str) -> Result<Option<ApiKeyAuth>, StoreError> {
+    pub async fn key_auth(pool: &DbPool, key: &str) -> Result<Option<ApiKeyAuth>, StoreError> {
         Ok(sqlx::query_as(KEY_AUTH).bind(key).fetch_optional(pool).await?)
     }
 
-    pub async fn send_request(pool: &Pool<Db>, r: &NewPhoneRequest) -> Result<SendOutcome, StoreError> {
+    pub async fn send_request(pool: &DbPool, r: &NewPhoneRequest) -> Result<SendOutcome, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = send_in(&mut tx, r).await;
         crate::persistence::finish(tx, result).await
     }
 
-    async fn send_in(tx: &mut Transaction<'static, Db>, r: &NewPhoneRequest) -> Result<SendOutcome, StoreError> {
+    async fn send_in(tx: &mut DbTx, r: &NewPhoneRequest) -> Result<SendOutcome, StoreError> {
         let spent = sqlx::query(SPEND_CREDIT).bind(r.api_key_id).execute(&mut **tx).await?;
         if spent.rows_affected() != 1 {
             return Ok(SendOutcome::NoCredits);
@@ -183,22 +182,22 @@ super::backend_modules! {
         Ok(SendOutcome::Queued)
     }
 
-    pub async fn request_number(pool: &Pool<Db>, id: &str, key: Uuid) -> Result<Option<String>, StoreError> {
+    pub async fn request_number(pool: &DbPool, id: &str, key: Uuid) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(REQUEST_NUMBER).bind(id).bind(key).fetch_optional(pool).await?)
     }
 
-    pub async fn stop_fallback(pool: &Pool<Db>, id: &str, step: i32) -> Result<bool, StoreError> {
+    pub async fn stop_fallback(pool: &DbPool, id: &str, step: i32) -> Result<bool, StoreError> {
         let r = sqlx::query(STOP_FALLBACK).bind(id).bind(step).execute(pool).await?;
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn use_code(pool: &Pool<Db>, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
+    pub async fn use_code(pool: &DbPool, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = use_in(&mut tx, u).await;
         crate::persistence::finish(tx, result).await
     }
 
-    async fn use_in(tx: &mut Transaction<'static, Db>, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
+    async fn use_in(tx: &mut DbTx, u: PhoneCodeUse<'_>) -> Result<CodeOutcome, StoreError> {
         // Counted first, under the row lock: concurrent attempts queue here.
         let row: Option<(i32, String, String, DateTime<Utc>)> = sqlx::query_as(COUNT_ATTEMPT)
             .bind(u.request_id)
@@ -229,17 +228,17 @@ super::backend_modules! {
         Ok(if done.rows_affected() == 1 { CodeOutcome::Verified } else { CodeOutcome::Unusable })
     }
 
-    pub async fn due_steps(pool: &Pool<Db>, now: DateTime<Utc>, limit: i64) -> Result<Vec<DueStep>, StoreError> {
+    pub async fn due_steps(pool: &DbPool, now: DateTime<Utc>, limit: i64) -> Result<Vec<DueStep>, StoreError> {
         Ok(sqlx::query_as(DUE_STEPS).bind(now).bind(limit).fetch_all(pool).await?)
     }
 
-    pub async fn advance(pool: &Pool<Db>, a: &Advance) -> Result<bool, StoreError> {
+    pub async fn advance(pool: &DbPool, a: &Advance) -> Result<bool, StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = advance_in(&mut tx, a).await;
         crate::persistence::finish(tx, result).await
     }
 
-    async fn advance_in(tx: &mut Transaction<'static, Db>, a: &Advance) -> Result<bool, StoreError> {
+    async fn advance_in(tx: &mut DbTx, a: &Advance) -> Result<bool, StoreError> {
         let claimed = sqlx::query(ADVANCE_STEP)
             .bind(&a.id)
             .bind(a.from_step)
@@ -264,7 +263,7 @@ super::backend_modules! {
         Ok(true)
     }
 
-    pub async fn list_requests(pool: &Pool<Db>, limit: i64) -> Result<(Vec<PhoneRequestRow>, Vec<DeliveryRow>), StoreError> {
+    pub async fn list_requests(pool: &DbPool, limit: i64) -> Result<(Vec<PhoneRequestRow>, Vec<DeliveryRow>), StoreError> {
         let rows = sqlx::query_as(LIST_REQUESTS).bind(limit).fetch_all(pool).await?;
         let deliveries = sqlx::query_as(LIST_DELIVERIES).bind(limit).fetch_all(pool).await?;
         Ok((rows, deliveries))

@@ -89,10 +89,9 @@ const PEEK: &str = "SELECT count FROM rate_limit_counters WHERE key = $1 AND win
 const PURGE: &str = "DELETE FROM rate_limit_counters WHERE expires_at < $1";
 
 super::backend_modules! {
-    use sqlx::Pool;
 
     pub async fn hit(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         key: &str,
         window_start: DateTime<Utc>,
         expires_at: DateTime<Utc>,
@@ -108,7 +107,7 @@ super::backend_modules! {
     }
 
     pub async fn hit_many(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         rows: &[&CounterHit<'_>],
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let sql = hit_many_sql(rows.len());
@@ -127,7 +126,7 @@ super::backend_modules! {
     }
 
     pub async fn peek(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         key: &str,
         window_start: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
@@ -139,7 +138,7 @@ super::backend_modules! {
         Ok(count.map_or(0, i64::from))
     }
 
-    pub async fn purge(pool: &Pool<Db>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn purge(pool: &DbPool, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let res = sqlx::query(PURGE).bind(now).execute(pool).await?;
         Ok(res.rows_affected())
     }

@@ -46,17 +46,16 @@ const END_SESSIONS: &str = r#"UPDATE sessions SET active = FALSE, updated_at = $
     WHERE identity_id = $1 AND active = TRUE"#;
 
 super::backend_modules! {
-    use sqlx::Pool;
 
-    pub async fn find_target(pool: &Pool<Db>, via: &str, value: &str) -> Result<Option<RecoveryTarget>, StoreError> {
+    pub async fn find_target(pool: &DbPool, via: &str, value: &str) -> Result<Option<RecoveryTarget>, StoreError> {
         Ok(sqlx::query_as(FIND_TARGET).bind(via).bind(value).fetch_optional(pool).await?)
     }
 
-    pub async fn subject(pool: &Pool<Db>, flow_id: Uuid) -> Result<Option<RecoverySubject>, StoreError> {
+    pub async fn subject(pool: &DbPool, flow_id: Uuid) -> Result<Option<RecoverySubject>, StoreError> {
         Ok(sqlx::query_as(SUBJECT).bind(flow_id).fetch_optional(pool).await?)
     }
 
-    pub async fn strip(pool: &Pool<Db>, identity: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn strip(pool: &DbPool, identity: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = async {
             sqlx::query(DELETE_PASSWORD_IDENTIFIERS).bind(identity).execute(&mut *tx).await?;

@@ -141,9 +141,8 @@ const SAVEPOINT: &str = "SAVEPOINT registration";
 const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT registration";
 
 super::backend_modules! {
-    use sqlx::{Pool, Transaction};
 
-    pub async fn insert_session(pool: &Pool<Db>, s: NewSession<'_>, replaces: Option<Uuid>) -> Result<(), StoreError> {
+    pub async fn insert_session(pool: &DbPool, s: NewSession<'_>, replaces: Option<Uuid>) -> Result<(), StoreError> {
         let mut tx = pool.begin_with(dialect::BEGIN_WRITE).await?;
         let result = async {
             if let Some(old) = replaces {
@@ -156,7 +155,7 @@ super::backend_modules! {
     }
 
     pub async fn register(
-        pool: &Pool<Db>,
+        pool: &DbPool,
         identity: &Identity,
         s: Option<NewSession<'_>>,
         if_taken: Option<&crate::persistence::OutboxMessage>,
@@ -188,7 +187,7 @@ super::backend_modules! {
         crate::persistence::finish(tx, result).await
     }
 
-    async fn insert_in(tx: &mut Transaction<'static, Db>, s: &NewSession<'_>) -> Result<(), StoreError> {
+    async fn insert_in(tx: &mut DbTx, s: &NewSession<'_>) -> Result<(), StoreError> {
         let x = s.session;
         sqlx::query(INSERT)
             .bind(x.id)
@@ -206,41 +205,41 @@ super::backend_modules! {
         Ok(())
     }
 
-    pub async fn by_token_hash(pool: &Pool<Db>, hash: &str) -> Result<Option<Session>, StoreError> {
+    pub async fn by_token_hash(pool: &DbPool, hash: &str) -> Result<Option<Session>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1");
         let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(pool).await?;
         Ok(row.map(Session::from))
     }
 
-    pub async fn get_session(pool: &Pool<Db>, id: Uuid) -> Result<Option<Session>, StoreError> {
+    pub async fn get_session(pool: &DbPool, id: Uuid) -> Result<Option<Session>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = $1");
         let row: Option<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
         Ok(row.map(Session::from))
     }
 
-    pub async fn extend(pool: &Pool<Db>, id: Uuid, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn extend(pool: &DbPool, id: Uuid, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(EXTEND).bind(id).bind(expires_at).bind(now).execute(pool).await?;
         Ok(())
     }
 
-    pub async fn deactivate(pool: &Pool<Db>, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn deactivate(pool: &DbPool, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let r = sqlx::query(DEACTIVATE).bind(id).bind(now).execute(pool).await?;
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn deactivate_all(pool: &Pool<Db>, identity: Uuid, keep: Option<Uuid>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn deactivate_all(pool: &DbPool, identity: Uuid, keep: Option<Uuid>, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let r = sqlx::query(DEACTIVATE_ALL).bind(identity).bind(keep).bind(now).execute(pool).await?;
         Ok(r.rows_affected())
     }
 
-    pub async fn list(pool: &Pool<Db>, identity: Uuid, active_only: bool) -> Result<Vec<Session>, StoreError> {
+    pub async fn list(pool: &DbPool, identity: Uuid, active_only: bool) -> Result<Vec<Session>, StoreError> {
         let filter = if active_only { " AND active = TRUE" } else { "" };
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE identity_id = $1{filter} ORDER BY authenticated_at DESC LIMIT 500");
         let rows: Vec<SessionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(identity).fetch_all(pool).await?;
         Ok(rows.into_iter().map(Session::from).collect())
     }
 
-    pub async fn list_all(pool: &Pool<Db>, after: Option<Uuid>, limit: u32, active: Option<bool>, now: DateTime<Utc>) -> Result<(Vec<Session>, bool), StoreError> {
+    pub async fn list_all(pool: &DbPool, after: Option<Uuid>, limit: u32, active: Option<bool>, now: DateTime<Utc>) -> Result<(Vec<Session>, bool), StoreError> {
         let filter = match active {
             None => "",
             Some(true) => " AND active = TRUE AND expires_at > $3",

@@ -189,11 +189,11 @@ fn ip_subjects_are_v4_hosts_and_v6_slash_64_prefixes() {
 fn unreachable_store() -> Store {
     let opts: sqlx::postgres::PgConnectOptions =
         "postgres://nobody@127.0.0.1:1/none".parse().unwrap();
-    Store::Postgres(
-        sqlx::postgres::PgPoolOptions::new()
-            .acquire_timeout(Duration::from_millis(300))
-            .connect_lazy_with(opts),
-    )
+    Store::Postgres(crate::persistence::PgPool::new(
+        opts,
+        4,
+        Duration::from_millis(300),
+    ))
 }
 
 #[tokio::test]

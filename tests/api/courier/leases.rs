@@ -261,7 +261,7 @@ async fn a_lane_sends_the_next_message_while_the_last_one_is_being_recorded_but_
     // Once claimed (and on the wire for 300 ms), its row is locked until the test says so.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut lock = loop {
-        let mut tx = pool.begin().await.unwrap();
+        let mut tx = pool.begin_with("BEGIN").await.unwrap();
         let claimed: Option<String> = sqlx::query_scalar(
             "SELECT status FROM courier_messages WHERE id = $1 AND status = 'processing' FOR UPDATE",
         )
