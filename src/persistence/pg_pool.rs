@@ -4,13 +4,13 @@
 //! goes back to it, one extra network round trip per store call (8 of the 19 round trips
 //! of a verification round trip). Here a connection goes back to the idle list at once when
 //! the pool saw its work end: a statement run on the pool itself that answered (rows or a
-//! database error), or a [`PgTx`] committed or rolled back. A statement whose future was
-//! dropped half-way leaves at most unread answers, which sqlx reads and discards before the
-//! connection's next statement. A statement that failed otherwise (the connection broke)
-//! closes it, and so does a [`PgTx`] dropped without commit or rollback (the server rolls
-//! it back). A connection the pool did not see settle (taken with [`PgPool::acquire`]) is
-//! pinged before it goes back, as sqlx does, which also sends a queued ROLLBACK and finds a
-//! broken one. A connection idle for a second or more is pinged before use.
+//! database error), or a [`PgTx`] committed or rolled back. A statement that failed
+//! otherwise (the connection broke) closes it, and so does a [`PgTx`] dropped without commit
+//! or rollback (the server rolls it back). A connection the pool did not see settle (a
+//! statement whose future was dropped half-way, one taken with [`PgPool::acquire`]) is
+//! pinged before it goes back, as sqlx does: that reads and drops unread answers, sends a
+//! queued ROLLBACK and finds a broken one. A connection idle for a second or more is pinged
+//! before use.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
