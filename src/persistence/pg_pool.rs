@@ -118,13 +118,13 @@ impl PgPool {
         while let Some(idle) = self.pop_idle() {
             let now = Instant::now();
             if now - idle.since >= IDLE_TIMEOUT || now - idle.created >= MAX_LIFETIME {
-                self.0.open.fetch_sub(1, Ordering::Relaxed);
+                self.0.forget();
                 let _ = idle.conn.close().await;
                 continue;
             }
             let mut conn = idle.conn;
             if now - idle.since >= PING_IDLE_AFTER && conn.ping().await.is_err() {
-                self.0.open.fetch_sub(1, Ordering::Relaxed);
+                self.0.forget();
                 continue;
             }
             return Ok(self.wrap(conn, idle.created, permit));
@@ -155,8 +155,9 @@ impl PgPool {
         let begun = (&mut *conn).execute(begin).await.map(|_| ());
         conn.settle(&begun);
         begun?;
+        // Settled again only when the transaction ends.
         conn.settled = false;
-        Ok(PgTx { conn, done: false })
+        Ok(PgTx { conn })
     }
 
     /// Refuses new acquires and closes the idle connections; those in use close when
@@ -166,18 +167,23 @@ impl PgPool {
         self.0.permits.close();
         let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(|e| e.into_inner()));
         for i in idle {
-            self.0.open.fetch_sub(1, Ordering::Relaxed);
+            self.0.forget();
             let _ = i.conn.close().await;
         }
     }
 }
 
 impl Inner {
+    /// Counts a connection closed or dropped.
+    fn forget(&self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn put_back(&self, conn: PgConnection, created: Instant) {
         let mut idle = match self.idle.lock() {
             Ok(i) if !self.closed.load(Ordering::SeqCst) => i,
             _ => {
-                self.open.fetch_sub(1, Ordering::Relaxed);
+                self.forget();
                 return;
             }
         };
@@ -230,7 +236,7 @@ impl Drop for PgConn {
         let Some(conn) = self.conn.take() else { return };
         let pool = self.pool.clone();
         if self.discard {
-            pool.open.fetch_sub(1, Ordering::Relaxed);
+            pool.forget();
             return;
         }
         if self.settled && !conn.should_flush() && !conn.is_in_transaction() {
@@ -242,16 +248,14 @@ impl Drop for PgConn {
         // holding its permit; closed if that fails.
         let (created, permit) = (self.created, self.permit.take());
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            pool.open.fetch_sub(1, Ordering::Relaxed);
+            pool.forget();
             return;
         };
         runtime.spawn(async move {
             let mut conn = conn;
             match conn.ping().await {
                 Ok(()) if !conn.is_in_transaction() => pool.put_back(conn, created),
-                _ => {
-                    pool.open.fetch_sub(1, Ordering::Relaxed);
-                }
+                _ => pool.forget(),
             }
             drop(permit);
         });
@@ -259,10 +263,10 @@ impl Drop for PgConn {
 }
 
 /// A transaction on a pooled connection: committed or rolled back explicitly; dropped
-/// without either, its connection is closed and the server rolls it back.
+/// without either, its connection is closed and the server rolls it back. (A COMMIT the
+/// database refuses ends the transaction too: Postgres rolls it back.)
 pub struct PgTx {
     conn: PgConn,
-    done: bool,
 }
 
 impl PgTx {
@@ -276,7 +280,6 @@ impl PgTx {
 
     async fn end(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
         let ended = (&mut *self.conn).execute(sql).await.map(|_| ());
-        self.done = ended.is_ok();
         self.conn.settle(&ended);
         ended
     }
@@ -284,7 +287,7 @@ impl PgTx {
 
 impl Drop for PgTx {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.conn.settled {
             self.conn.discard = true;
         }
     }
