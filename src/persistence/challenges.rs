@@ -130,7 +130,6 @@ pub struct UseCode<'a> {
     /// HMACs of the submitted secret under every configured key (rotation).
     pub candidates: &'a [String],
     pub on_success: &'a FlowRecord,
-    pub on_no_match: Option<&'a FlowRecord>,
     pub now: DateTime<Utc>,
 }
 
@@ -216,7 +215,8 @@ pub(super) fn attempt_ends(count: i32, state: &str, u: &UseCode<'_>) -> Option<C
 pub(super) enum Verdict<'r> {
     /// The answer; nothing more is written.
     Ends(CodeUse),
-    /// No challenge matches: `on_no_match` is saved, the answer is `NoMatch`.
+    /// No challenge matches: nothing more is written here, the answer is `NoMatch` (the
+    /// caller saves the flow with its "invalid code" message).
     NoMatch,
     /// This unused, unexpired row matches: consume it, verify its address, save the flow.
     Consume(&'r ChallengeRow),

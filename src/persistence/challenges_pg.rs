@@ -8,11 +8,16 @@
 //! in a statement of its own, to see a code another send committed meanwhile; one statement
 //! sees only what was committed when it began.
 //!
-//! A use is one transaction of two statements: the attempt is counted (locking the flow's
-//! row, so concurrent guesses queue and at most `max_submissions` are compared) and returns
-//! the flow's challenges in the same statement; the secret is compared here in constant time;
-//! then the matching challenge is consumed, its address verified and the flow saved, again in
-//! one statement, all of it only if the `used_at IS NULL` guard held.
+//! A use is two statements, each committed on its own, with no transaction across the
+//! comparison: the attempt is counted (the flow's row update gives every concurrent guess its
+//! own number, committed before anything is compared, so at most `max_submissions` guesses
+//! are ever compared) and returns the flow's challenges in the same statement; the secret is
+//! compared here in constant time; then the matching challenge is consumed, its address
+//! verified and the flow saved, in one statement, all of it only if the `used_at IS NULL`
+//! guard held. (A guess that matched nothing has its flow saved by the caller, with the guard
+//! of every save: a flow another submission passed meanwhile stays passed.) A resend committed
+//! between the two statements has removed the code being consumed: the guard answers
+//! "already used".
 
 use super::PgPool;
 use chrono::{DateTime, Utc};
@@ -24,9 +29,8 @@ use super::challenges::{
 };
 use super::courier::bind_message;
 use super::courier_wake::mark_queued;
-use super::dialect::postgres::BEGIN_WRITE;
-use super::flows::{bind_saved_flow, pg as flows};
-use super::{StoreError, challenges_tx, finish};
+use super::flows::bind_saved_flow;
+use super::{StoreError, challenges_tx};
 
 /// A flow's first send, without a message (an unknown address that is not told), then with one.
 macro_rules! send_sql {
@@ -130,42 +134,33 @@ impl Counted {
 }
 
 pub(super) async fn use_code(pool: &PgPool, u: UseCode<'_>) -> Result<CodeUse, StoreError> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let result = async {
-        let counted: Vec<Counted> = sqlx::query_as(COUNT_AND_READ)
-            .bind(u.flow_id)
-            .bind(u.method)
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(first) = counted.first() else {
-            return Err(StoreError::from(sqlx::Error::RowNotFound));
-        };
-        if let Some(answer) = attempt_ends(first.submit_count, &first.state, &u) {
-            return Ok(answer);
-        }
-        let rows: Vec<ChallengeRow> = counted.into_iter().filter_map(Counted::challenge).collect();
-        let row = match judge(&rows, &u) {
-            Verdict::Ends(answer) => return Ok(answer),
-            Verdict::NoMatch => {
-                if let Some(f) = u.on_no_match {
-                    flows::save(&mut tx, f, u.now).await?;
-                }
-                return Ok(CodeUse::NoMatch);
-            }
-            Verdict::Consume(row) => row,
-        };
-        // The flow saved is `on_success`, whose id is the flow's (`$1`).
-        let consumed: i64 = bind_saved_flow!(sqlx::query_scalar(CONSUME), u.on_success)
-            .bind(u.now)
-            .bind(row.id)
-            .fetch_one(&mut *tx)
-            .await?;
-        Ok(if consumed == 1 {
-            row.verified()
-        } else {
-            CodeUse::AlreadyUsed
-        })
+    // Committed on its own before anything is compared: every compared guess stays counted.
+    let counted: Vec<Counted> = sqlx::query_as(COUNT_AND_READ)
+        .bind(u.flow_id)
+        .bind(u.method)
+        .fetch_all(pool)
+        .await?;
+    let Some(first) = counted.first() else {
+        return Err(StoreError::from(sqlx::Error::RowNotFound));
+    };
+    if let Some(answer) = attempt_ends(first.submit_count, &first.state, &u) {
+        return Ok(answer);
     }
-    .await;
-    finish(tx, result).await
+    let rows: Vec<ChallengeRow> = counted.into_iter().filter_map(Counted::challenge).collect();
+    let row = match judge(&rows, &u) {
+        Verdict::Ends(answer) => return Ok(answer),
+        Verdict::NoMatch => return Ok(CodeUse::NoMatch),
+        Verdict::Consume(row) => row,
+    };
+    // The flow saved is `on_success`, whose id is the flow's (`$1`).
+    let consumed: i64 = bind_saved_flow!(sqlx::query_scalar(CONSUME), u.on_success)
+        .bind(u.now)
+        .bind(row.id)
+        .fetch_one(pool)
+        .await?;
+    Ok(if consumed == 1 {
+        row.verified()
+    } else {
+        CodeUse::AlreadyUsed
+    })
 }

@@ -110,12 +110,7 @@ async fn use_in(
         .await?;
     let row = match judge(&rows, &u) {
         Verdict::Ends(answer) => return Ok(answer),
-        Verdict::NoMatch => {
-            if let Some(f) = u.on_no_match {
-                flows::save(tx, f, u.now).await?;
-            }
-            return Ok(CodeUse::NoMatch);
-        }
+        Verdict::NoMatch => return Ok(CodeUse::NoMatch),
         Verdict::Consume(row) => row,
     };
     // The `used_at IS NULL` guard and the affected-rows check make the code single use.
@@ -134,6 +129,6 @@ async fn use_in(
             .execute(&mut **tx)
             .await?;
     }
-    flows::save(tx, u.on_success, u.now).await?;
+    flows::save(&mut **tx, u.on_success, u.now).await?;
     Ok(row.verified())
 }

@@ -138,19 +138,19 @@ super::backend_modules! {
     }
 
     pub async fn update(pool: &DbPool, f: &FlowRecord, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut conn = pool.acquire().await?;
-        save(&mut conn, f, now).await
+        save(pool, f, now).await
     }
 
-    /// The contents of `f`, on a pool connection or inside a transaction.
-    pub(in crate::persistence) async fn save(
-        conn: &mut <Db as sqlx::Database>::Connection,
+    /// The contents of `f`, on the pool (one statement, committed on its own) or inside a
+    /// transaction.
+    pub(in crate::persistence) async fn save<'e>(
+        on: impl sqlx::Executor<'e, Database = Db>,
         f: &FlowRecord,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let r = bind_saved_flow!(sqlx::query(UPDATE), f)
             .bind(now)
-            .execute(&mut *conn)
+            .execute(on)
             .await?;
         Ok(r.rows_affected() == 1)
     }

@@ -119,7 +119,6 @@ async fn use_code(store: &Store, f: &FlowRecord, candidate: &str, max: i32) -> C
             max_submissions: max,
             candidates: &[candidate.to_owned()],
             on_success: &passed,
-            on_no_match: None,
             now: t(),
         })
         .await

@@ -226,19 +226,20 @@ impl LoginService {
         // (only one submission can consume the code).
         let mut success = flow.clone();
         success.ui.clear_messages();
-        let wrong = code::wrong_code(&flow, text::login_code_invalid());
-        let ends = (&success, &wrong);
-        let result = code::check_code(&self.deps, &flow, submitted, ends, req, now).await?;
-        let expired = |at| crate::flow::core::messages::flow_expired(4010001, "login", at, now);
-        let id = match code::settle(result, expired) {
+        let ends = code::CodeEndings {
+            success: &success,
+            wrong: || code::wrong_code(&flow, text::login_code_invalid()),
+            expired: |at| crate::flow::core::messages::flow_expired(4010001, "login", at, now),
+        };
+        let id = match code::check_code(&self.deps, &flow, submitted, ends, req, now).await? {
             Ok(Proved {
                 identity_id: Some(id),
                 ..
             }) => id,
             Ok(_) => return Err(FlowError::unexpected("a login code names no identity")),
-            Err(Miss::Wrong) => {
+            Err(Miss::Wrong(wrong)) => {
                 return Ok(Outcome::Show {
-                    flow: wrong,
+                    flow: *wrong,
                     status: 400,
                 });
             }

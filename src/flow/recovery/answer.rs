@@ -16,7 +16,7 @@ use crate::flow::core::{
 };
 use crate::identity::{Identity, IdentityState};
 use crate::persistence::challenges::CodeUse;
-use crate::strategy::code::{self, CodeFlow, Endings, Proved};
+use crate::strategy::code::{self, CodeFlow, Proved};
 use crate::text;
 
 impl RecoveryService {
@@ -47,10 +47,12 @@ impl RecoveryService {
         // Read before the code is used: whether the identity had proved an address.
         let subject = self.deps.store.recovery_subject(flow.id).await?;
         let success = self.passed_flow(&flow, req)?;
-        let wrong = code::wrong_code(&flow, text::recovery_code_invalid());
-        let ends = (&success, &wrong);
-        let result = code::check_code(&self.deps, &flow, submitted, ends, req, now).await?;
-        match code::settle(result, |at| text::recovery_expired(at, now)) {
+        let ends = code::CodeEndings {
+            success: &success,
+            wrong: || code::wrong_code(&flow, text::recovery_code_invalid()),
+            expired: |at| text::recovery_expired(at, now),
+        };
+        match code::check_code(&self.deps, &flow, submitted, ends, req, now).await? {
             Ok(Proved {
                 identity_id: Some(id),
                 ..
@@ -60,7 +62,7 @@ impl RecoveryService {
                     .await
             }
             Ok(_) => Err(FlowError::unexpected("a recovery code names no identity")),
-            Err(miss) => self.missed(&flow, wrong, miss, req, now).await,
+            Err(miss) => self.missed(&flow, miss, req, now).await,
         }
     }
 
@@ -78,11 +80,8 @@ impl RecoveryService {
         }
         let subject = self.deps.store.recovery_subject(flow.id).await?;
         let success = self.passed_flow(&flow, req)?;
-        let endings = Endings {
-            success: &success,
-            no_match: None,
-        };
-        let result = code::check(&self.deps, &flow, Method::Link, token, endings, req, now).await?;
+        let result =
+            code::check(&self.deps, &flow, Method::Link, token, &success, req, now).await?;
         match result {
             CodeUse::Verified {
                 identity_id: Some(id),

@@ -10,7 +10,7 @@ use crate::flow::core::FlowService;
 use crate::flow::core::{Flow, FlowError, FlowType, Method, Outcome, Replacement, Request};
 use crate::persistence::challenges::CodeUse;
 use crate::schema::Via;
-use crate::strategy::code::{self, CodeFlow, Endings, nodes};
+use crate::strategy::code::{self, CodeFlow, nodes};
 use crate::text;
 
 impl VerificationService {
@@ -60,17 +60,22 @@ impl VerificationService {
             return self.form_error(flow, Some("code"), message, now).await;
         }
         let success = self.passed_flow(&flow, req, Method::Code)?;
-        let mut wrong = code::wrong_code(&flow, text::verification_code_invalid());
-        wrong.ui.set_value("code", json!(""));
-        let ends = (&success, &wrong);
-        let result = code::check_code(&self.deps, &flow, submitted, ends, req, now).await?;
-        match code::settle(result, |at| text::verification_expired(at, now)) {
+        let ends = code::CodeEndings {
+            success: &success,
+            wrong: || {
+                let mut wrong = code::wrong_code(&flow, text::verification_code_invalid());
+                wrong.ui.set_value("code", json!(""));
+                wrong
+            },
+            expired: |at| text::verification_expired(at, now),
+        };
+        match code::check_code(&self.deps, &flow, submitted, ends, req, now).await? {
             Ok(proved) => {
                 let shown = |flow| Outcome::Show { flow, status: 200 };
                 self.after_verification(success, proved.address_id, req, now, shown)
                     .await
             }
-            Err(miss) => self.missed(&flow, wrong, miss, req, now).await,
+            Err(miss) => self.missed(&flow, miss, req, now).await,
         }
     }
 
@@ -88,11 +93,8 @@ impl VerificationService {
             return Ok(Outcome::LinkRedirect { flow: new });
         }
         let success = self.passed_flow(&flow, req, Method::Link)?;
-        let endings = Endings {
-            success: &success,
-            no_match: None,
-        };
-        let result = code::check(&self.deps, &flow, Method::Link, token, endings, req, now).await?;
+        let result =
+            code::check(&self.deps, &flow, Method::Link, token, &success, req, now).await?;
         let message = match result {
             CodeUse::Verified { address_id, .. } => {
                 let redirect = |flow| Outcome::LinkRedirect { flow };

@@ -7,7 +7,8 @@ pub mod login;
 pub mod nodes;
 pub mod recovery_nodes;
 mod settle;
-pub use settle::{CodeFlow, Miss, Proved, settle};
+use settle::settle;
+pub use settle::{CodeFlow, Miss, Proved};
 
 use chrono::{DateTime, Utc};
 use rand::RngExt;
@@ -229,12 +230,6 @@ pub async fn commit(
     Ok(sent)
 }
 
-/// How a checked code's flow is saved on each ending.
-pub struct Endings<'a> {
-    pub success: &'a Flow,
-    pub no_match: Option<&'a Flow>,
-}
-
 /// `flow` as a wrong code leaves it: its messages replaced by the kind's `invalid` text.
 pub fn wrong_code(flow: &Flow, invalid: crate::text::Text) -> Flow {
     let mut wrong = flow.clone();
@@ -243,21 +238,37 @@ pub fn wrong_code(flow: &Flow, invalid: crate::text::Text) -> Flow {
     wrong
 }
 
-/// [`check`] for a typed code: saved as `success` when it proves the flow, as `wrong` when
-/// no challenge matched.
-pub async fn check_code(
+/// What a typed code's flow becomes on each ending: `success` is saved with the code's use;
+/// `wrong` is called (and its flow saved) only when no challenge matched; `expired` words
+/// the kind's "code expired" message.
+pub struct CodeEndings<'a, W, E> {
+    pub success: &'a Flow,
+    pub wrong: W,
+    pub expired: E,
+}
+
+/// [`check`] for a typed code, sorted by [`settle`]: the proof, or the miss (a wrong code's
+/// flow, built and saved only then, in [`Miss::Wrong`]).
+pub async fn check_code<W, E>(
     deps: &FlowDeps,
     flow: &Flow,
     submitted: &str,
-    (success, wrong): (&Flow, &Flow),
+    ends: CodeEndings<'_, W, E>,
     req: &Request,
     now: DateTime<Utc>,
-) -> Result<CodeUse, FlowError> {
-    let endings = Endings {
-        success,
-        no_match: Some(wrong),
-    };
-    check(deps, flow, Method::Code, submitted, endings, req, now).await
+) -> Result<Result<Proved, Miss>, FlowError>
+where
+    W: FnOnce() -> Flow,
+    E: FnOnce(DateTime<Utc>) -> crate::text::Text,
+{
+    let used = check(deps, flow, Method::Code, submitted, ends.success, req, now).await?;
+    let settled = settle(used, ends.expired, ends.wrong);
+    if let Err(Miss::Wrong(wrong)) = &settled {
+        // Saved with the guard of every save: a flow another submission passed meanwhile
+        // stays passed.
+        deps.flows.update(wrong, now).await?;
+    }
+    Ok(settled)
 }
 
 /// Checks a submitted code or token against the flow's challenge. Codes count against the
@@ -269,7 +280,7 @@ pub async fn check(
     flow: &Flow,
     method: Method,
     submitted: &str,
-    endings: Endings<'_>,
+    success: &Flow,
     req: &Request,
     now: DateTime<Utc>,
 ) -> Result<CodeUse, FlowError> {
@@ -288,8 +299,7 @@ pub async fn check(
     let candidates = deps
         .keyring
         .candidates_hex(HMAC_PURPOSE, &secret_input(flow.id, submitted.trim()));
-    let success = endings.success.to_record()?;
-    let no_match = endings.no_match.map(Flow::to_record).transpose()?;
+    let success = success.to_record()?;
     let result = deps
         .store
         .use_challenge(UseCode {
@@ -298,7 +308,6 @@ pub async fn check(
             max_submissions: max_submissions(deps),
             candidates: &candidates,
             on_success: &success,
-            on_no_match: no_match.as_ref(),
             now,
         })
         .await?;

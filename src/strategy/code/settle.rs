@@ -19,9 +19,9 @@ pub struct Proved {
 /// A code that did not.
 #[derive(Debug)]
 pub enum Miss {
-    /// No challenge matched: the flow again with its "invalid code" message (the attempt
-    /// was counted).
-    Wrong,
+    /// No challenge matched: the flow again with its "invalid code" message, as saved (the
+    /// attempt was counted).
+    Wrong(Box<Flow>),
     /// The flow passed its challenge meanwhile (a concurrent submission won).
     Completed,
     /// The flow is replaced by a new one showing this message, for this reason.
@@ -29,8 +29,13 @@ pub enum Miss {
 }
 
 /// Sorts a code use into its success and the endings every flow shares; `expired` words the
-/// flow's own "code expired" message.
-pub fn settle(used: CodeUse, expired: impl FnOnce(DateTime<Utc>) -> Text) -> Result<Proved, Miss> {
+/// flow's own "code expired" message, `wrong` makes the flow a wrong code leaves (called only
+/// then).
+pub(super) fn settle(
+    used: CodeUse,
+    expired: impl FnOnce(DateTime<Utc>) -> Text,
+    wrong: impl FnOnce() -> Flow,
+) -> Result<Proved, Miss> {
     Err(match used {
         CodeUse::Verified {
             address_id,
@@ -42,7 +47,7 @@ pub fn settle(used: CodeUse, expired: impl FnOnce(DateTime<Utc>) -> Text) -> Res
                 identity_id,
             });
         }
-        CodeUse::NoMatch => Miss::Wrong,
+        CodeUse::NoMatch => Miss::Wrong(Box::new(wrong())),
         CodeUse::Completed => Miss::Completed,
         CodeUse::Expired { expired_at } => {
             let why = Replacement::CodeExpired { expired_at };
@@ -114,19 +119,18 @@ pub trait CodeFlow: FlowService {
         }
     }
 
-    /// What a code that proved nothing answers: `wrong` (the flow with its "invalid code"
-    /// message) again, or `flow` replaced.
+    /// What a code that proved nothing answers: the wrong code's flow (with its "invalid
+    /// code" message) again, or `flow` replaced.
     async fn missed(
         &self,
         flow: &Flow,
-        wrong: Flow,
         miss: Miss,
         req: &Request,
         now: DateTime<Utc>,
     ) -> Result<Outcome, FlowError> {
         match miss {
-            Miss::Wrong => Ok(Outcome::Show {
-                flow: wrong,
+            Miss::Wrong(wrong) => Ok(Outcome::Show {
+                flow: *wrong,
                 status: 200,
             }),
             Miss::Completed => {
