@@ -369,6 +369,7 @@ super::backend_modules! {
             identifiers: sqlx::query_as::<_, IdentifierRow>(SELECT_IDENTIFIERS)
                 .bind(first).bind(last).fetch_all(&mut *conn).await?,
         };
+        dialect::release_answered(conn);
         children.addresses.retain(|a| wanted.contains(&a.identity_id));
         children.recovery.retain(|a| wanted.contains(&a.identity_id));
         children.credentials.retain(|a| wanted.contains(&a.identity_id));

@@ -97,6 +97,10 @@ pub(crate) mod dialect {
         pub const BEGIN_WRITE: &str = "BEGIN";
         pub type Pool = crate::persistence::pg_pool::PgPool;
         pub type Tx = crate::persistence::pg_pool::PgTx;
+        /// Gives back a hand-taken connection whose every statement was awaited to its answer.
+        pub fn release_answered(conn: crate::persistence::pg_pool::PgConn) {
+            conn.release_answered();
+        }
         /// The outbox of the same backend, for units of work that queue a message.
         pub(in crate::persistence) use crate::persistence::courier::pg as outbox;
         pub(in crate::persistence) use crate::persistence::identities::pg as identities;
@@ -107,6 +111,10 @@ pub(crate) mod dialect {
         pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
         pub type Pool = sqlx::SqlitePool;
         pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+        /// Gives back a hand-taken connection (sqlx's pool checks it in-process).
+        pub fn release_answered(conn: sqlx::pool::PoolConnection<sqlx::Sqlite>) {
+            drop(conn);
+        }
         pub(in crate::persistence) use crate::persistence::courier::lite as outbox;
         pub(in crate::persistence) use crate::persistence::identities::lite as identities;
     }

@@ -218,6 +218,15 @@ impl PgConn {
     }
 }
 
+impl PgConn {
+    /// Gives the connection back without a ping: the caller awaited every statement it ran
+    /// on it to its answer (a hand-taken connection is otherwise pinged on release, since
+    /// the pool cannot know that).
+    pub fn release_answered(mut self) {
+        self.settled = true;
+    }
+}
+
 impl Deref for PgConn {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {

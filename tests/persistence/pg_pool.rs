@@ -122,3 +122,25 @@ async fn an_sqlx_transaction_left_open_is_rolled_back_before_the_connection_is_r
     );
     pg_schema::drop_blocking(url, schema);
 }
+
+#[tokio::test]
+async fn a_hand_taken_connection_released_answered_is_idle_at_once() {
+    let Some((pool, url, schema)) = pool(1).await else {
+        return;
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let first: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    conn.release_answered();
+    // No await in between: no ping was needed before it went back.
+    assert_eq!(pool.num_idle(), 1, "back in the pool at once");
+    assert_eq!(pid(&pool).await, first, "the same connection, reused");
+    // Dropped as it is, a hand-taken connection is pinged first: not idle at once.
+    let conn = pool.acquire().await.unwrap();
+    drop(conn);
+    assert_eq!(pool.num_idle(), 0, "pinged before it goes back");
+    assert_eq!(pid(&pool).await, first, "and then reused");
+    pg_schema::drop_blocking(url, schema);
+}
