@@ -42,7 +42,9 @@ impl Store {
         dispatch!(self, claim_messages(now, lease, limit))
     }
 
-    /// The heartbeat: moves every lease `owner` holds to `until`; returns how many.
+    /// The heartbeat: moves the leases `owner` holds to `until`; returns how many. On Postgres
+    /// it never waits: a row another statement is writing (being recorded) is left to the next
+    /// beat.
     pub async fn renew_leases(&self, owner: Uuid, until: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self, renew_leases(owner, until))
     }
@@ -125,6 +127,18 @@ macro_rules! claim_sql {
     };
 }
 
+macro_rules! renew_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE courier_messages SET lease_expires_at = $2, next_attempt_at = $2 ",
+            "WHERE id IN (SELECT id FROM courier_messages ",
+            "WHERE lease_owner = $1 AND status = 'processing'",
+            $lock,
+            ")"
+        )
+    };
+}
+
 macro_rules! purge_sql {
     ($lock:literal) => {
         concat!(
@@ -143,18 +157,23 @@ macro_rules! purge_sql {
 pub(crate) trait CourierDialect {
     const CLAIM: &'static str;
     const PURGE: &'static str;
+    const RENEW: &'static str;
 }
 impl CourierDialect for sqlx::Postgres {
     const CLAIM: &'static str = claim_sql!(" FOR UPDATE SKIP LOCKED");
     const PURGE: &'static str = purge_sql!(" FOR UPDATE SKIP LOCKED");
+    // The heartbeat skips the rows another statement holds (the recorder's batch, marking
+    // them sent): waiting for them, with the batch waiting for rows the heartbeat had locked
+    // in another order, was a deadlock that Postgres broke only after `deadlock_timeout` (1 s
+    // by default), with the worker's lanes stopped meanwhile. A skipped row is being
+    // recorded as finished; if that fails, the next beat renews it.
+    const RENEW: &'static str = renew_sql!(" FOR UPDATE SKIP LOCKED");
 }
 impl CourierDialect for sqlx::Sqlite {
     const CLAIM: &'static str = claim_sql!("");
     const PURGE: &'static str = purge_sql!("");
+    const RENEW: &'static str = renew_sql!("");
 }
-
-const RENEW: &str = r#"UPDATE courier_messages SET lease_expires_at = $2, next_attempt_at = $2
-    WHERE lease_owner = $1 AND status = 'processing'"#;
 const RELEASE: &str = r#"UPDATE courier_messages SET status = 'queued', lease_owner = NULL,
     lease_expires_at = NULL, next_attempt_at = $3, claims = claims - 1, updated_at = $3
     WHERE id = $1 AND lease_owner = $2 AND status = 'processing'"#;
@@ -204,7 +223,7 @@ super::backend_modules! {
     }
 
     pub async fn renew_leases(pool: &DbPool, owner: Uuid, until: DateTime<Utc>) -> Result<u64, StoreError> {
-        let res = sqlx::query(RENEW).bind(owner).bind(until).execute(pool).await?;
+        let res = sqlx::query(<Db as CourierDialect>::RENEW).bind(owner).bind(until).execute(pool).await?;
         Ok(res.rows_affected())
     }
 

@@ -6,6 +6,7 @@ mod code_owners;
 mod flows;
 mod identities;
 mod outbox;
+mod outbox_locks;
 mod pg_pool;
 mod phone;
 mod ratelimit;
