@@ -216,9 +216,7 @@ impl PgConn {
             Err(_) => self.discard = true,
         }
     }
-}
 
-impl PgConn {
     /// Gives the connection back without a ping: the caller awaited every statement it ran
     /// on it to its answer (a hand-taken connection is otherwise pinged on release, since
     /// the pool cannot know that).
