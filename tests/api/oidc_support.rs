@@ -50,11 +50,16 @@ impl OidcProvider {
         if !provider_available() {
             return None;
         }
-        Some(
-            Self::try_start_on(port, accounts, client)
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
+        // A provider that printed nothing in time (killed by `try_start_on`, which frees its
+        // port) is started again: seen once under the whole suite's load.
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match Self::try_start_on(port, accounts.clone(), client.clone()).await {
+                Ok(op) => return Some(op),
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("{last_error}");
     }
 
     /// Like `start_on`, but a provider that cannot start (its port was taken meanwhile) is an
